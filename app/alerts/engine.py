@@ -1,0 +1,180 @@
+"""The alert engine: rollups at ingest, detectors on the present window, graded alerts and
+incidents, auto-resolve — all inside the caller's transaction (so notices land with the change)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from analysis.detectors import CoordinationDetector, PostSignal
+from analysis.grading import GradePolicy, GradingInputs, grade, headline, matched_critical_terms
+from app.alerts import detection, incidents, rollups
+from app.alerts.models import Incident, Rollup, RollupMember
+from app.alerts.rollups import BUCKET, bucket_start
+from app.posts.ingest import StoredPost
+from app.posts.models import Post, PostTopic
+from app.sources.models import Source
+from app.topics.models import Topic
+
+log = logging.getLogger(__name__)
+CONTEXT_WINDOW = timedelta(minutes=60)
+ELEVATED_RATIO = 1.5
+NoticeWriter = Callable[[Session, Incident, str, datetime], None]
+
+
+@dataclass
+class EngineConfig:
+    """Engine settings: critical terms, auto-resolve delay and grading thresholds."""
+
+    critical_terms: Sequence[str] = ()
+    quiet_for: timedelta = timedelta(minutes=120)
+    policy: GradePolicy = field(default_factory=GradePolicy)
+
+
+class AlertEngine:
+    """Turns stored posts into rollups, detector decisions, alerts and incidents."""
+
+    def __init__(self, config: EngineConfig, write_notice: NoticeWriter | None = None) -> None:
+        self.config = config
+        self.write_notice: NoticeWriter = write_notice or (lambda *args: None)
+        self._coordination: dict[int, CoordinationDetector] = defaultdict(CoordinationDetector)
+
+    def on_stored(self, session: Session, stored: Sequence[StoredPost], now: datetime) -> None:
+        """Pipeline hook: update rollups, mark replays for late posts, judge topics with fresh posts."""
+        rollups.apply(session, stored, now)
+        oldest: dict[int, datetime] = {}
+        fresh: dict[int, list[StoredPost]] = defaultdict(list)
+        for post in stored:
+            for topic_id in post.topic_ids:
+                start = bucket_start(post.published_at)
+                oldest[topic_id] = min(oldest.get(topic_id, start), start)
+                if post.published_at >= now - 2 * BUCKET:
+                    fresh[topic_id].append(post)
+        current = bucket_start(now)
+        for topic_id, start in oldest.items():
+            if start < current:
+                detection.mark_stale(session, topic_id, start)
+        for topic_id, posts in fresh.items():
+            self.evaluate(session, topic_id, now, fresh=posts)
+
+    def evaluate(self, session: Session, topic_id: int, now: datetime, fresh: Sequence[StoredPost] = ()) -> str | None:
+        """Judge one topic now; returns the detector that fired, if any."""
+        topic = session.get(Topic, topic_id)
+        if topic is None or not topic.enabled:
+            return None
+        live = detection.advance(session, topic_id, bucket_start(now))
+        decisions = detection.peek(live, topic_id, session, now)
+        window = decisions.pop("_window")
+        fired = [(name, d) for name, d in decisions.items() if d.alert]
+        evidence = self._coordination_evidence(topic_id, fresh, now)
+        if fired:
+            name, decision = max(fired, key=lambda item: item[1].score)
+            self._raise(session, topic, name, decision, window, now, evidence)
+            return name
+        if evidence is not None:
+            self._raise(session, topic, "coordination", None, window, now, evidence)
+            return "coordination"
+        self._track_signal(session, topic_id, decisions, now)
+        return None
+
+    def _coordination_evidence(self, topic_id: int, fresh: Sequence[StoredPost], now: datetime) -> Any:
+        if not fresh:
+            return None
+        signals = [
+            PostSignal(cluster_id=p.cluster_id if p.cluster_id is not None else p.id, author=p.author or "",
+                       source=str(p.source_id), created_at=p.published_at, followers=None)
+            for p in fresh
+        ]
+        found = self._coordination[topic_id].update(now, signals)
+        return found[0] if found else None
+
+    def _track_signal(self, session: Session, topic_id: int, decisions: dict[str, Any], now: datetime) -> None:
+        incident = incidents.active_incident(session, topic_id)
+        if incident is None:
+            return
+        volume = decisions["volume"]
+        if volume.ratio >= ELEVATED_RATIO and volume.observed >= 3:
+            incidents.signal(incident, now)
+
+    def _raise(self, session: Session, topic: Topic, detector: str, decision: Any, window: detection.Counts,
+               now: datetime, evidence: Any) -> None:
+        inputs = self._inputs(session, topic, decision, window, now)
+        grading = grade(inputs, GradePolicy.from_overrides({**vars(self.config.policy), **topic.settings.get("grading", {})}))
+        line = headline(inputs, detector)
+        cluster_ids = [evidence.cluster_id] if evidence is not None else []
+        alert, incident = incidents.record_alert(
+            session, topic=topic, detector=detector, grading=grading, headline=line, observed=inputs.observed,
+            baseline=inputs.baseline, ratio=inputs.ratio, score=float(getattr(decision, "score", 0.0) or 0.0),
+            bucket=bucket_start(now), now=now, cluster_ids=cluster_ids, write_notice=self.write_notice,
+        )
+        if evidence is not None:
+            incidents.coordination_event(session, incident, evidence, now)
+        log.info("alert topic=%s detector=%s grade=%s incident=%s", topic.id, detector, grading.grade, incident.id)
+
+    def _inputs(self, session: Session, topic: Topic, decision: Any, window: detection.Counts,
+                now: datetime) -> GradingInputs:
+        since = now - CONTEXT_WINDOW
+        members = _members(session, topic.id, since)
+        incident = incidents.active_incident(session, topic.id)
+        engagement = session.scalar(
+            select(func.coalesce(func.sum(Rollup.engagement), 0)).where(
+                Rollup.topic_id == topic.id, Rollup.bucket_start >= bucket_start(since))
+        )
+        texts = _recent_texts(session, topic.id, since)
+        terms = list(topic.critical_terms or []) or list(self.config.critical_terms)
+        observed = float(getattr(decision, "observed", window.total) or window.total)
+        baseline = float(getattr(decision, "baseline", 0.0) or 0.0)
+        return GradingInputs(
+            observed=round(window.total, 1), baseline=round(baseline, 2),
+            ratio=round(float(getattr(decision, "ratio", 0.0) or (observed / baseline if baseline else 0.0)), 2),
+            z=round(float(getattr(decision, "z", 0.0) or 0.0), 2), window_minutes=5,
+            negative=int(round(window.negative)),
+            negative_share=round(window.negative / window.total, 3) if window.total else 0.0,
+            distinct_sources=len(members["s"]), distinct_platforms=len(members["p"]) or 1,
+            media_sources=_media_count(session, members["s"]), authors=len(members["a"]),
+            engagement=int(engagement or 0),
+            duration_minutes=round((now - incident.opened_at).total_seconds() / 60, 1) if incident else 0.0,
+            recurrences=incidents.recurrences(session, topic.id, now) - (1 if incident else 0),
+            critical_terms=matched_critical_terms(texts, terms),
+        )
+
+    def tick(self, session: Session, now: datetime) -> None:
+        """Periodic: judge every enabled topic (closes buckets even without new posts), auto-resolve."""
+        for topic_id in session.scalars(select(Topic.id).where(Topic.enabled.is_(True))):
+            self.evaluate(session, topic_id, now)
+        incidents.auto_resolve(session, now=now, quiet_for=self.config.quiet_for, write_notice=self.write_notice)
+
+
+def _members(session: Session, topic_id: int, since: datetime) -> dict[str, set[str]]:
+    stmt = select(RollupMember.kind, RollupMember.member).where(
+        RollupMember.topic_id == topic_id, RollupMember.bucket_start >= bucket_start(since))
+    found: dict[str, set[str]] = {"a": set(), "s": set(), "p": set()}
+    for kind, member in session.execute(stmt):
+        found.setdefault(kind, set()).add(member)
+    return found
+
+
+def _media_count(session: Session, source_ids: set[str]) -> int:
+    ids = [int(s) for s in source_ids if s.isdigit()]
+    if not ids:
+        return 0
+    rows = session.execute(select(Source.options).where(Source.id.in_(ids))).scalars()
+    return sum(1 for options in rows if (options or {}).get("media"))
+
+
+def _recent_texts(session: Session, topic_id: int, since: datetime, limit: int = 300) -> list[str]:
+    stmt = (
+        select(Post.text)
+        .join(PostTopic, PostTopic.post_id == Post.id)
+        .where(PostTopic.topic_id == topic_id, PostTopic.published_at >= since)
+        .order_by(PostTopic.published_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

@@ -1,0 +1,140 @@
+"""HTTP routes: alerts, incidents (ack/resolve/notes/checklist), silences, topic trends and backtests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from sqlalchemy import select
+
+from app.alerts import incidents, service, trends
+from app.alerts.models import Alert, Incident, Silence
+from app.alerts.schemas import (
+    ActionBody, AlertRead, BacktestRequest, BacktestResult, ChecklistUpdate, EventRead, IncidentRead, NoteCreate,
+    SilenceCreate, SilenceRead, TrendRead,
+)
+from app.core.db import utcnow
+from app.core.deps import ReadKey, SessionDep, WriteKey
+from app.core.errors import BadRequest, NotFound
+from app.topics import service as topics
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+@router.get("/alerts", response_model=list[AlertRead])
+def list_alerts(session: SessionDep, _: ReadKey, topic_id: int | None = None, grade: str | None = None,
+                status: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                limit: Limit = 100) -> list[AlertRead]:
+    """Alerts, newest first, filtered by topic, grade, status and time."""
+    stmt = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    for column, value in ((Alert.topic_id, topic_id), (Alert.grade, grade), (Alert.status, status)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if since:
+        stmt = stmt.where(Alert.fired_at >= since)
+    if until:
+        stmt = stmt.where(Alert.fired_at < until)
+    return [AlertRead.model_validate(a) for a in session.scalars(stmt)]
+
+
+@router.get("/incidents", response_model=list[IncidentRead])
+def list_incidents(session: SessionDep, _: ReadKey, topic_id: int | None = None, status: str | None = None,
+                   grade: str | None = None, limit: Limit = 100) -> list[IncidentRead]:
+    """Incidents, newest first."""
+    stmt = select(Incident).order_by(Incident.id.desc()).limit(limit)
+    for column, value in ((Incident.topic_id, topic_id), (Incident.status, status), (Incident.grade, grade)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return [service.incident_read(i) for i in session.scalars(stmt)]
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentRead)
+def get_incident(incident_id: int, session: SessionDep, _: ReadKey) -> IncidentRead:
+    """One incident with its timeline."""
+    return service.incident_read(incidents.get(session, incident_id), session=session)
+
+
+@router.post("/incidents/{incident_id}/ack", response_model=IncidentRead)
+def acknowledge(incident_id: int, session: SessionDep, key: WriteKey, body: ActionBody | None = None) -> IncidentRead:
+    """Acknowledge an incident (stops reminders)."""
+    incident = incidents.acknowledge(session, incident_id, actor=key.name, now=utcnow(), note=body and body.note)
+    return service.incident_read(incident, session=session)
+
+
+@router.post("/incidents/{incident_id}/resolve", response_model=IncidentRead)
+def resolve(incident_id: int, session: SessionDep, key: WriteKey, request: Request,
+            body: ActionBody | None = None) -> IncidentRead:
+    """Resolve an incident; subscribed channels get a resolution notice."""
+    writer = request.app.state.services.write_notice
+    incident = incidents.resolve(session, incident_id, actor=key.name, now=utcnow(), note=body and body.note,
+                                 write_notice=writer)
+    return service.incident_read(incident, session=session)
+
+
+@router.post("/incidents/{incident_id}/notes", response_model=EventRead, status_code=status.HTTP_201_CREATED)
+def add_note(incident_id: int, body: NoteCreate, session: SessionDep, key: WriteKey) -> EventRead:
+    """Add a note to the timeline."""
+    event = incidents.add_note(session, incident_id, actor=key.name, text=body.text, now=utcnow())
+    session.flush()
+    return EventRead.model_validate(event)
+
+
+@router.post("/incidents/{incident_id}/checklist", response_model=IncidentRead)
+def tick(incident_id: int, body: ChecklistUpdate, session: SessionDep, key: WriteKey) -> IncidentRead:
+    """Tick or untick a playbook step."""
+    incident = incidents.set_checklist_item(session, incident_id, code=body.code, done=body.done, actor=key.name,
+                                            now=utcnow())
+    return service.incident_read(incident, session=session)
+
+
+@router.post("/silences", response_model=SilenceRead, status_code=status.HTTP_201_CREATED)
+def create_silence(body: SilenceCreate, session: SessionDep, key: WriteKey) -> SilenceRead:
+    """Silence notices for a topic (or all topics) up to a grade, e.g. during a planned launch."""
+    if body.topic_id is not None:
+        topics.get(session=session, topic_id=body.topic_id)
+    silence = Silence(**body.model_dump(), created_by=key.name)
+    session.add(silence)
+    session.flush()
+    return SilenceRead.model_validate(silence)
+
+
+@router.get("/silences", response_model=list[SilenceRead])
+def list_silences(session: SessionDep, _: ReadKey, active: bool = False) -> list[SilenceRead]:
+    """Silences, newest first (only those in force with active=true)."""
+    stmt = select(Silence).order_by(Silence.id.desc())
+    if active:
+        now = utcnow()
+        stmt = stmt.where(Silence.starts_at <= now, Silence.ends_at > now)
+    return [SilenceRead.model_validate(s) for s in session.scalars(stmt)]
+
+
+@router.delete("/silences/{silence_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_silence(silence_id: int, session: SessionDep, _: WriteKey) -> None:
+    """End a silence."""
+    silence = session.get(Silence, silence_id)
+    if silence is None:
+        raise NotFound(f"silence {silence_id} not found")
+    session.delete(silence)
+
+
+@router.get("/topics/{topic_id}/trend", response_model=TrendRead)
+def topic_trend(topic_id: int, session: SessionDep, _: ReadKey, start: datetime | None = None,
+                end: datetime | None = None, interval: str = Query("5m", pattern="^(5m|1h|1d)$")) -> TrendRead:
+    """Buckets (by post time) with sentiment split, and gaps where a source of the topic was failing."""
+    topics.get(session=session, topic_id=topic_id)
+    end = end or utcnow()
+    start = start or end - timedelta(days=1)
+    if end <= start:
+        raise BadRequest("end must be after start")
+    if (end - start) / trends.INTERVALS[interval] > 5000:
+        raise BadRequest("too many buckets: shorten the range or use a longer interval")
+    return TrendRead.model_validate(trends.trend(session, topic_id, start, end, interval))
+
+
+@router.post("/topics/{topic_id}/backtest", response_model=BacktestResult)
+def backtest(topic_id: int, body: BacktestRequest, session: SessionDep, _: ReadKey) -> BacktestResult:
+    """Run the service's volume detector over stored history to tune a topic before going live."""
+    topics.get(session=session, topic_id=topic_id)
+    return service.backtest(session, topic_id, body)

@@ -1,0 +1,181 @@
+"""Bodies for alerts, incidents, silences and trends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from analysis.grading import GRADES
+
+GRADE_PATTERN = "^(" + "|".join(GRADES) + ")$"
+
+
+class AlertRead(BaseModel):
+    """A graded alert with every input and the rules that fired."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    topic_id: int
+    incident_id: int | None
+    detector: str
+    fired_at: datetime
+    bucket_start: datetime
+    grade: str
+    status: str
+    observed: float
+    baseline: float
+    ratio: float
+    score: float
+    headline: str
+    inputs: dict[str, Any]
+    rules: list[str]
+
+
+class EventRead(BaseModel):
+    """A line of an incident's timeline."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    kind: str
+    actor: str
+    message: str
+    data: dict[str, Any]
+
+
+class IncidentRead(BaseModel):
+    """An incident: grade, reasons, checklist and (on detail) its timeline."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    topic_id: int
+    status: str
+    grade: str
+    grade_label: str = ""
+    title: str
+    headline: str
+    inputs: dict[str, Any]
+    rules: list[str]
+    reasons: list[str] = Field(default_factory=list)
+    checklist: list[dict[str, Any]]
+    cluster_ids: list[int]
+    silenced: bool
+    opened_at: datetime
+    last_signal_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    timeline: list[EventRead] = Field(default_factory=list)
+
+
+class NoteCreate(BaseModel):
+    """A note on an incident."""
+
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class ActionBody(BaseModel):
+    """An optional note with acknowledge/resolve."""
+
+    note: str | None = Field(default=None, max_length=10_000)
+
+
+class ChecklistUpdate(BaseModel):
+    """Tick or untick one playbook step."""
+
+    code: str = Field(min_length=1, max_length=40)
+    done: bool = True
+
+
+class SilenceCreate(BaseModel):
+    """Mute notices for a topic (or all) up to a grade during a time range."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "topic_id": 1, "max_grade": "persistent", "starts_at": "2026-12-01T00:00:00Z",
+        "ends_at": "2026-12-02T00:00:00Z", "reason": "新品发布会，预期声量上升"}]})
+
+    topic_id: int | None = None
+    max_grade: str | None = Field(default=None, pattern=GRADE_PATTERN)
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SilenceCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class SilenceRead(SilenceCreate):
+    """A stored silence."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_by: str
+    created_at: datetime
+
+
+class TrendBucket(BaseModel):
+    """One bucket of a topic's trend."""
+
+    start: datetime
+    total: int
+    positive: int
+    neutral: int
+    negative: int
+    negative_share: float
+    authors: int
+    sources: int
+    engagement: int
+
+
+class Gap(BaseModel):
+    """A time range in which a source of the topic was failing."""
+
+    source_id: int
+    source: str
+    start: datetime
+    end: datetime | None
+    error: str | None
+
+
+class TrendRead(BaseModel):
+    """A topic's trend with source gaps."""
+
+    interval: str
+    buckets: list[TrendBucket]
+    gaps: list[Gap]
+
+
+class BacktestRequest(BaseModel):
+    """Run the volume detector over stored history."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    series: str = Field(default="total", pattern="^(total|negative)$")
+
+
+class BacktestPoint(BaseModel):
+    """One bucket of a backtest."""
+
+    start: datetime
+    value: float
+    score: float
+    alert: bool
+
+
+class BacktestResult(BaseModel):
+    """Detector scores over history; alerts at most once per episode."""
+
+    topic_id: int
+    series: str
+    alerts: int
+    points: list[BacktestPoint]

@@ -1,0 +1,50 @@
+"""Read models for incidents, and backtests over stored rollups."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analysis.detectors import detect_series
+from analysis.grading import GRADE_LABELS
+from app.alerts.models import Incident, IncidentEvent, Rollup
+from app.alerts.rollups import BUCKET, bucket_start
+from app.alerts.schemas import BacktestPoint, BacktestRequest, BacktestResult, EventRead, IncidentRead
+from app.core.db import utcnow
+
+
+def incident_read(incident: Incident, *, session: Session | None = None) -> IncidentRead:
+    """An incident for the API; with a session, its timeline too."""
+    read = IncidentRead.model_validate(incident)
+    read.grade_label = GRADE_LABELS.get(incident.grade, incident.grade)
+    opened = None
+    if session is not None:
+        stmt = select(IncidentEvent).where(IncidentEvent.incident_id == incident.id).order_by(IncidentEvent.id)
+        events = list(session.scalars(stmt))
+        read.timeline = [EventRead.model_validate(e) for e in events]
+        opened = next((e for e in reversed(events) if e.kind in ("opened", "escalated")), None)
+    read.reasons = list((opened.data or {}).get("reasons", [])) if opened else []
+    return read
+
+
+def backtest(session: Session, topic_id: int, body: BacktestRequest) -> BacktestResult:
+    """Evenly spaced 5-minute counts from rollups, run through the volume detector."""
+    end = body.end or utcnow()
+    start = body.start or end - timedelta(days=14)
+    start = bucket_start(start)
+    stmt = select(Rollup).where(Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end)
+    stored = {r.bucket_start: float(r.total if body.series == "total" else r.negative) for r in session.scalars(stmt)}
+    times, values = [], []
+    moment = start
+    while moment < end and len(times) < 50_000:
+        times.append(moment)
+        values.append(stored.get(moment, 0.0))
+        moment += BUCKET
+    decisions = detect_series(times, values)
+    points = [
+        BacktestPoint(start=t, value=v, score=round(float(d.score), 4), alert=bool(d.alert))
+        for t, v, d in zip(times, values, decisions, strict=True)
+    ]
+    return BacktestResult(topic_id=topic_id, series=body.series, alerts=sum(p.alert for p in points), points=points)

@@ -1,0 +1,102 @@
+"""Settings: one pydantic-settings object; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite:///./data/yuqing.db"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, read from YUQING_* environment variables and an optional .env file."""
+
+    model_config = SettingsConfigDict(env_prefix="YUQING_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_SQLITE_URL
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    base_url: str = "http://127.0.0.1:8000"
+    url_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_page_size: int = Field(default=500, ge=1, le=10_000)
+    retention_days: int = Field(default=90, ge=1)
+    scheduler_enabled: bool = True
+    collect_timeout_seconds: float = Field(default=30.0, gt=0)
+    collect_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    collect_host_interval_seconds: float = Field(default=1.0, ge=0)
+    collect_concurrency: int = Field(default=8, ge=1, le=256)
+    critical_terms: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["死亡", "爆炸", "泄露", "召回", "中毒", "维权", "起火", "坍塌", "猝死", "诈骗"]
+    )
+    auto_resolve_minutes: int = Field(default=120, ge=5)
+    outbox_max_age_minutes: int = Field(default=24 * 60, ge=1)
+    demo_sink_enabled: bool = True
+
+    @field_validator("url_allowlist", "cors_origins", "critical_terms", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("url_allowlist")
+    @classmethod
+    def _check_allowlist(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if "/" in entry or entry.replace(".", "").isdigit() or ":" in entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"url_allowlist entry {entry!r} is neither a CIDR nor a host name") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value[len("postgres://") :]
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value[len("postgresql://") :]
+        if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg://")):
+            raise ValueError("database_url must be sqlite:///PATH or postgresql://USER@HOST/DB")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the embedded SQLite store is in use."""
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """Return the SQLite file path, or None for PostgreSQL / in-memory databases."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[-1]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+class SettingsError(RuntimeError):
+    """Settings could not be loaded; the message is one clear line."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Load settings, turning validation errors into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"YUQING_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, loaded once."""
+    return load_settings()

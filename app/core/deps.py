@@ -1,0 +1,67 @@
+"""FastAPI dependencies: a session per request, and the calling principal with scope checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.errors import Forbidden, Unauthorized
+from app.keys.service import Principal, authenticate
+
+
+def get_db(request: Request) -> Database:
+    """The application's database."""
+    return request.app.state.db  # type: ignore[no-any-return]
+
+
+def get_settings_dep(request: Request) -> Settings:
+    """The application's settings."""
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request; committed when the endpoint returns, rolled back on error."""
+    with get_db(request).session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def _principal(request: Request) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+    with get_db(request).session() as session:
+        principal = authenticate(session=session, plain=token.strip())
+    if principal is None:
+        raise Unauthorized("unknown or revoked API key")
+    request.state.principal = principal
+    return principal
+
+
+def require(scope: str) -> Callable[[Request], Principal]:
+    """Dependency factory: the caller must hold at least `scope`."""
+
+    def dependency(request: Request) -> Principal:
+        principal = _principal(request)
+        if not principal.allows(scope):
+            raise Forbidden(f"this operation needs the {scope!r} scope; the key has {principal.scope!r}")
+        return principal
+
+    return dependency
+
+
+ReadKey = Annotated[Principal, Depends(require("read"))]
+WriteKey = Annotated[Principal, Depends(require("write"))]
+AdminKey = Annotated[Principal, Depends(require("admin"))]

@@ -1,0 +1,47 @@
+"""Alembic as the only path to a schema: programmatic upgrade used by the CLI, serve and tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+
+
+def _alembic_dir() -> Path:
+    """The migrations folder: beside the packages (checkout, editable install) or in the working directory."""
+    for candidate in (Path(__file__).resolve().parents[2] / "alembic", Path.cwd() / "alembic"):
+        if (candidate / "env.py").exists():
+            return candidate
+    raise RuntimeError("cannot find the alembic/ migrations folder; run from the Yuqing checkout")
+
+
+ALEMBIC_DIR = _alembic_dir()
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at this project's migrations and the given database."""
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at `url` to `revision`."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

@@ -1,0 +1,95 @@
+"""The FastAPI application: services wired at start-up, routers mounted, one error shape."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app.core.config import Settings, get_settings
+from app.core.errors import error_body, install_error_handlers
+from app.services import Services
+
+log = logging.getLogger(__name__)
+API_DESCRIPTION = """Yuqing (舆情) collects public posts and feeds, understands Chinese text, warns early when a
+crisis forms and delivers alerts to chat. Every endpoint except `/healthz` and `/readyz` needs
+`Authorization: Bearer <key>` (create one with `yuqing keys create`). Scopes: read < write < admin.
+Errors always look like `{"error": {"code", "message", "details"}}`."""
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None, role: str = "all") -> FastAPI:
+    """Build the application; background work starts in the lifespan according to `role`."""
+    settings = settings or get_settings()
+    services = services or Services.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.start(role)
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(title="Yuqing 舆情监测与预警 API", version="1", description=API_DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.services = services
+    app.state.db = services.db
+    install_error_handlers(app)
+    _install_middleware(app, settings)
+    _mount_routers(app)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    limit = settings.max_body_bytes
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            body = error_body("payload_too_large", f"request body is over the {limit} byte limit")
+            return JSONResponse(body, status_code=413)
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+
+
+def _mount_routers(app: FastAPI) -> None:
+    from app.keys.router import router as keys_router
+    from app.posts.router import router as posts_router
+    from app.sources.router import router as sources_router
+    from app.topics.router import router as topics_router
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "database unavailable"}})
+    def readyz(request: Request) -> JSONResponse:
+        """Readiness: the database answers."""
+        try:
+            with request.app.state.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means not ready
+            log.warning("readiness check failed: %s", type(exc).__name__)
+            return JSONResponse(error_body("unavailable", "database unavailable"), status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    for router in (keys_router, sources_router, posts_router, topics_router):
+        app.include_router(router)

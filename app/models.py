@@ -1,0 +1,18 @@
+"""Every table, imported in one place so Alembic and tests see the whole metadata."""
+
+from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent, Rollup, RollupMember, Silence
+from app.audit.models import AuditEntry
+from app.channels.models import Channel, Delivery, DeliveryAttempt, Notice
+from app.core.db import Base
+from app.keys.models import ApiKey
+from app.posts.models import Post, PostTopic
+from app.sources.models import Source, SourceRun
+from app.topics.models import Topic
+
+metadata = Base.metadata
+
+__all__ = [
+    "Alert", "ApiKey", "AuditEntry", "Channel", "Delivery", "DeliveryAttempt", "DetectorState", "Incident",
+    "IncidentEvent", "Notice", "Post", "PostTopic", "Rollup", "RollupMember", "Silence", "Source", "SourceRun",
+    "Topic", "metadata",
+]

@@ -1,0 +1,180 @@
+"""Cross-domain work in one named place: collect a source, accept a push, import a file.
+
+Each source is one unit of work. A failing source records its error on its own row and never
+stops the others; the posts of a batch, the source's new state and its run are one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.db import Database, utcnow
+from app.posts.analyzer import PostAnalyzer
+from app.posts.ingest import IngestResult, StoredPost, ingest_posts
+from app.posts.schemas import PushPost, PushResult, RejectedPost
+from app.sources import service as sources
+from app.sources.models import Source
+from app.sources.schemas import RunSummary
+from collectors.base import CollectorError, CollectResult, RateLimitedError, RawPost, SourceSpec, SourceState
+from collectors.http import Fetcher
+from collectors.registry import get_collector
+
+log = logging.getLogger(__name__)
+
+StoredHook = Callable[[Session, Sequence[StoredPost], datetime], None]
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each bad field of a pushed or imported post."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ())) or "post"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def push_to_raw(post: PushPost) -> RawPost:
+    """A validated pushed post as a RawPost."""
+    return RawPost(
+        external_id=post.id,
+        url=post.url,
+        title=post.title,
+        text=post.text,
+        raw=post.text,
+        author=post.author,
+        published_at=post.published_at,
+        engagement=dict(post.engagement),
+        platform=post.platform,
+        lang=None,
+        extra={},
+    )
+
+
+def validate_posts(items: Iterable[Any], offset: int = 0) -> tuple[list[RawPost], list[RejectedPost]]:
+    """Validate each item on its own: good ones become RawPosts, bad ones get a per-row error."""
+    good: list[RawPost] = []
+    rejected: list[RejectedPost] = []
+    for index, item in enumerate(items, start=offset):
+        if not isinstance(item, dict):
+            rejected.append(RejectedPost(index=index, error="post must be a JSON object"))
+            continue
+        try:
+            good.append(push_to_raw(PushPost.model_validate(item)))
+        except ValidationError as exc:
+            rejected.append(RejectedPost(index=index, error=describe_validation_error(exc)))
+    return good, rejected
+
+
+@dataclass
+class Pipeline:
+    """Runs collection and ingest against one database with one analyser."""
+
+    db: Database
+    settings: Settings
+    analyzer: PostAnalyzer
+    hooks: list[StoredHook] = field(default_factory=list)
+    clock: Callable[[], datetime] = utcnow
+
+    def store(self, session: Session, source_id: int, raws: Sequence[RawPost]) -> IngestResult:
+        """Ingest a batch inside the caller's transaction and run the after-store hooks."""
+        now = self.clock()
+        self.analyzer.refresh_topics(session)
+        result = ingest_posts(session=session, source_id=source_id, raws=raws, analyzer=self.analyzer, now=now)
+        if result.stored:
+            for hook in self.hooks:
+                hook(session, result.stored, now)
+        return result
+
+    def push(self, source_name: str, items: Sequence[Any]) -> PushResult:
+        """Accept a batch of pushed posts for a push source (created on first use)."""
+        good, rejected = validate_posts(items)
+        with self.db.session() as session:
+            source = sources.ensure_push_source(session=session, name=source_name)
+            result = self.store(session, source.id, good) if good else IngestResult()
+            source.last_run_at = source.last_success_at = self.clock()
+            source.last_status = "ok"
+        return PushResult(accepted=result.new, duplicates=result.duplicates, rejected=rejected)
+
+    async def collect(self, source_id: int, fetcher: Fetcher) -> RunSummary:
+        """Run one source now: fetch, parse, store; errors are recorded on the source."""
+        started = self.clock()
+        t0 = time.perf_counter()
+        with self.db.session() as session:
+            source = sources.get(session=session, source_id=source_id)
+            spec = SourceSpec(kind=source.kind, url=source.url or "", options=dict(source.options or {}))
+            state = SourceState.from_dict(dict(source.state or {}))
+            name = source.name
+        try:
+            collector = get_collector(spec.kind)
+            budget = self.settings.collect_timeout_seconds * 4
+            outcome: CollectResult | Exception = await asyncio.wait_for(
+                collector.collect(spec, state, fetcher), timeout=budget
+            )
+        except asyncio.TimeoutError:
+            outcome = CollectorError(f"collection took longer than {budget:.0f} s and was abandoned")
+        except CollectorError as exc:
+            outcome = exc
+        except Exception as exc:  # a bug in one collector must not stop the others
+            log.exception("collector for source %s failed unexpectedly", name)
+            outcome = CollectorError(f"internal error in the {spec.kind} collector ({type(exc).__name__})")
+        summary = await asyncio.to_thread(self._finish_run, source_id, started, outcome)
+        summary.duration_ms = int((time.perf_counter() - t0) * 1000)
+        log.info(
+            "collect source=%s status=%s new=%d duplicates=%d duration_ms=%d%s",
+            name, summary.status, summary.new, summary.duplicates, summary.duration_ms,
+            f" error={summary.error}" if summary.error else "",
+        )
+        return summary
+
+    def _finish_run(self, source_id: int, started: datetime, outcome: CollectResult | Exception) -> RunSummary:
+        with self.db.session() as session:
+            source = sources.get(session=session, source_id=source_id)
+            if isinstance(outcome, Exception):
+                return self._record_failure(session, source, started, outcome)
+            result = self.store(session, source.id, outcome.posts) if outcome.posts else IngestResult()
+            status = "not_modified" if outcome.not_modified else "ok"
+            source.state = outcome.state.to_dict()
+            finished = self.clock()
+            sources.record_run(
+                session=session, source=source, started_at=started, finished_at=finished, status=status,
+                new=result.new, duplicates=result.duplicates, http_status=outcome.http_status,
+            )
+            source.next_run_at = next_run(source, finished, retry_after=outcome.retry_after)
+            return RunSummary(
+                source_id=source.id, source=source.name, status=status, new=result.new,
+                duplicates=result.duplicates, not_modified=outcome.not_modified, warnings=outcome.warnings[:20],
+            )
+
+    def _record_failure(self, session: Session, source: Source, started: datetime, exc: Exception) -> RunSummary:
+        finished = self.clock()
+        message = str(exc) or type(exc).__name__
+        status_code = getattr(exc, "status", None)
+        sources.record_run(
+            session=session, source=source, started_at=started, finished_at=finished, status="error",
+            error=message, http_status=status_code if isinstance(status_code, int) else None,
+        )
+        retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
+        source.next_run_at = next_run(source, finished, retry_after=retry_after, failed=True)
+        return RunSummary(source_id=source.id, source=source.name, status="error", error=message)
+
+
+def next_run(source: Source, now: datetime, *, retry_after: float | None = None, failed: bool = False) -> datetime:
+    """When a source runs next: its interval with ±10% jitter, backed off after failures."""
+    if failed:
+        delay = sources.failure_backoff(source.interval_seconds, source.consecutive_failures)
+    else:
+        delay = timedelta(seconds=source.interval_seconds * random.uniform(0.9, 1.1))
+    if retry_after:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return now + delay

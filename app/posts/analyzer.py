@@ -1,0 +1,173 @@
+"""The app's view of analysis/: one analyser per process, holding the tokenizer, the sentiment
+model, the compiled topic rules and the near-duplicate index."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from analysis.keywords import top_terms
+from analysis.normalize import normalize
+from analysis.rules import RuleSet, parse_any
+from analysis.sentiment import SentimentModel
+from analysis.simhash import SimhashIndex, simhash, to_signed
+from analysis.tokenize import Tokenizer
+from app.posts.ingest import StoredPost
+from app.topics.models import Topic
+from collectors.base import RawPost
+
+log = logging.getLogger(__name__)
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+
+@dataclass
+class PostAnalysis:
+    """Analysis of one post as the pipeline stores it."""
+
+    text: str
+    sentiment: str
+    sentiment_score: float
+    keywords: list[str]
+    simhash: int
+    topic_ids: list[int]
+
+
+class ClusterIndex:
+    """Near-duplicate clusters over the most recent posts of this process (bounded memory).
+
+    A post's cluster is the id of the first stored post within `max_distance` bits; the index is
+    warmed from the database at start-up so clusters continue across restarts.
+    """
+
+    def __init__(self, max_distance: int = 3, capacity: int = 200_000) -> None:
+        self._lock = threading.Lock()
+        self._index: SimhashIndex[int] = SimhashIndex(max_distance, capacity=capacity)
+
+    def add(self, post_id: int, value: int) -> int:
+        """Index a stored post; returns its cluster head (its own id when it starts a cluster)."""
+        with self._lock:
+            return self._index.add(post_id, value)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+class PostAnalyzer:
+    """Analyses posts for ingest and matches them to topics; safe to share across threads."""
+
+    def __init__(self, model: SentimentModel | None = None, tokenizer: Tokenizer | None = None) -> None:
+        self.model = model or SentimentModel.load()
+        self.tokenizer = tokenizer or Tokenizer()
+        self.clusters = ClusterIndex()
+        self._topics: RuleSet[int] = RuleSet()
+        self._topics_version: tuple[Any, ...] | None = None
+        self._lock = threading.Lock()
+
+    def refresh_topics(self, session: Session) -> None:
+        """Reload compiled topic rules when topics changed since the last call."""
+        version = tuple(session.execute(select(func.count(Topic.id), func.max(Topic.updated_at))).one())
+        if version == self._topics_version:
+            return
+        compiled: RuleSet[int] = RuleSet()
+        terms: set[str] = set()
+        for topic in session.scalars(select(Topic).where(Topic.enabled.is_(True)).order_by(Topic.id)):
+            try:
+                rule = parse_any(topic.rule)
+            except ValueError:  # a stored rule that no longer parses must not stop ingest
+                log.warning("topic %s has a rule that does not parse; skipped", topic.id)
+                continue
+            compiled.add(topic.id, rule)
+            terms |= rule.terms()
+        with self._lock:
+            self.tokenizer.add_terms(terms)
+            self._topics = compiled
+            self._topics_version = version
+
+    def match(self, text: str) -> list[int]:
+        """Ids of the topics whose rule matches the normalised text."""
+        return self._topics.match(text)
+
+    def analyze_many(self, raws: Sequence[RawPost]) -> list[PostAnalysis]:
+        """Normalise, segment, score, extract keywords and simhash a batch of posts."""
+        normalized = [normalize(_full_text(raw)) for raw in raws]
+        own_texts = [n.own_text or n.text for n in normalized]
+        token_lists = [self.tokenizer.tokens(n.text) for n in normalized]
+        own_tokens = [
+            self.tokenizer.tokens(own) if own != n.text else tokens
+            for own, n, tokens in zip(own_texts, normalized, token_lists, strict=True)
+        ]
+        sentiments = self.model.predict_many(own_texts, own_tokens)
+        results = []
+        for norm, tokens, sentiment in zip(normalized, token_lists, sentiments, strict=True):
+            terms = self.tokenizer.content_terms(tokens)
+            results.append(
+                PostAnalysis(
+                    text=norm.text,
+                    sentiment=sentiment.label,
+                    sentiment_score=round(float(sentiment.score), 4),
+                    keywords=top_terms(terms, k=5),
+                    simhash=simhash(terms or tokens),
+                    topic_ids=self.match(norm.text),
+                )
+            )
+        return results
+
+    def post_row(
+        self, raw: RawPost, analysis: PostAnalysis, *, source_id: int, dedup_key: str, now: datetime
+    ) -> dict[str, Any]:
+        """The insert row for a new post."""
+        published = raw.published_at or now
+        if published > now + FUTURE_TOLERANCE:
+            published = now
+        engagement = {k: int(v) for k, v in (raw.engagement or {}).items() if isinstance(v, int | float)}
+        return {
+            "source_id": source_id,
+            "dedup_key": dedup_key,
+            "external_id": raw.external_id,
+            "url": raw.url,
+            "title": raw.title,
+            "raw": raw.raw or raw.text,
+            "text": analysis.text,
+            "author": (raw.author or None) and raw.author[:255],
+            "platform": raw.platform,
+            "lang": raw.lang,
+            "published_at": published,
+            "collected_at": now,
+            "engagement": engagement,
+            "engagement_total": sum(engagement.values()),
+            "sentiment": analysis.sentiment,
+            "sentiment_score": analysis.sentiment_score,
+            "keywords": analysis.keywords,
+            "simhash": to_signed(analysis.simhash),
+        }
+
+    def stored_post(self, post_id: int, row: dict[str, Any], analysis: PostAnalysis) -> StoredPost:
+        """The facts later stages need about a stored post."""
+        return StoredPost(
+            id=post_id,
+            published_at=row["published_at"],
+            sentiment=row["sentiment"],
+            author=row["author"],
+            source_id=row["source_id"],
+            platform=row["platform"],
+            engagement_total=row["engagement_total"],
+            cluster_id=row.get("cluster_id"),
+            topic_ids=analysis.topic_ids,
+            keywords=analysis.keywords,
+            text=analysis.text,
+        )
+
+
+def _full_text(raw: RawPost) -> str:
+    title = (raw.title or "").strip()
+    text = raw.text or ""
+    if title and not text.startswith(title[: max(8, len(title) // 2)]):
+        return f"{title}\n{text}"
+    return text

@@ -1,0 +1,148 @@
+"""Idempotent storage of a batch of posts: dedupe, analyse what is new, insert, tag topics.
+
+One call is one part of the caller's transaction; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.posts.models import Post, PostTopic
+from collectors.base import RawPost
+
+if TYPE_CHECKING:
+    from app.posts.analyzer import PostAnalyzer
+
+MAX_KEY = 300
+_CHUNK = 500
+
+
+def dedup_key(raw: RawPost) -> str:
+    """Identity of a post within its source: external id, then link, then a content hash."""
+    if raw.external_id and raw.external_id.strip():
+        key = "id:" + raw.external_id.strip()
+    elif raw.url and raw.url.strip():
+        key = "url:" + raw.url.strip()
+    else:
+        published = raw.published_at.isoformat() if raw.published_at else ""
+        digest = hashlib.sha1(f"{raw.title or ''}\x1f{published}\x1f{raw.text}".encode()).hexdigest()
+        return "hash:" + digest
+    if len(key) > MAX_KEY:
+        key = key[:2] + "#" + hashlib.sha1(key.encode()).hexdigest()
+    return key
+
+
+@dataclass
+class StoredPost:
+    """What later stages (rollups, detectors) need to know about a newly stored post."""
+
+    id: int
+    published_at: datetime
+    sentiment: str | None
+    author: str | None
+    source_id: int
+    platform: str | None
+    engagement_total: int
+    cluster_id: int | None
+    topic_ids: list[int]
+    keywords: list[str]
+    text: str
+
+
+@dataclass
+class IngestResult:
+    """Counts of one batch plus the newly stored posts."""
+
+    new: int = 0
+    duplicates: int = 0
+    stored: list[StoredPost] = field(default_factory=list)
+
+
+def _existing_keys(session: Session, source_id: int, keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        stmt = select(Post.dedup_key).where(Post.source_id == source_id, Post.dedup_key.in_(chunk))
+        found.update(session.scalars(stmt))
+    return found
+
+
+def _insert_ignore(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    return insert(table)
+
+
+def _fresh(raws: Sequence[RawPost], existing: set[str]) -> tuple[list[tuple[str, RawPost]], int]:
+    seen: set[str] = set()
+    fresh: list[tuple[str, RawPost]] = []
+    duplicates = 0
+    for raw in raws:
+        key = dedup_key(raw)
+        if key in existing or key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        fresh.append((key, raw))
+    return fresh, duplicates
+
+
+def ingest_posts(
+    *, session: Session, source_id: int, raws: Sequence[RawPost], analyzer: PostAnalyzer, now: datetime
+) -> IngestResult:
+    """Store the posts of one batch that are not stored yet; analysis runs only on new posts."""
+    keys = [dedup_key(raw) for raw in raws]
+    fresh, duplicates = _fresh(raws, _existing_keys(session, source_id, keys))
+    result = IngestResult(duplicates=duplicates)
+    if not fresh:
+        return result
+    analysed = analyzer.analyze_many([raw for _, raw in fresh])
+    rows = [
+        analyzer.post_row(raw, analysis, source_id=source_id, dedup_key=key, now=now)
+        for (key, raw), analysis in zip(fresh, analysed, strict=True)
+    ]
+    stmt = _insert_ignore(session, Post.__table__).returning(Post.__table__.c.id, Post.__table__.c.dedup_key)
+    inserted = {row.dedup_key: row.id for row in session.execute(stmt, rows)}
+    result.duplicates += len(rows) - len(inserted)
+    result.new = len(inserted)
+    clustered = []
+    for row, analysis in zip(rows, analysed, strict=True):
+        post_id = inserted.get(row["dedup_key"])
+        if post_id is None:
+            continue
+        head = analyzer.clusters.add(post_id, analysis.simhash)
+        row["cluster_id"] = head if head != post_id else None
+        if row["cluster_id"] is not None:
+            clustered.append({"pid": post_id, "cid": head})
+        result.stored.append(analyzer.stored_post(post_id, row, analysis))
+    _set_clusters(session, clustered)
+    _tag_topics(session, result.stored)
+    return result
+
+
+def _tag_topics(session: Session, stored: Sequence[StoredPost]) -> None:
+    rows = [
+        {"topic_id": topic_id, "post_id": post.id, "published_at": post.published_at, "sentiment": post.sentiment}
+        for post in stored
+        for topic_id in post.topic_ids
+    ]
+    if rows:
+        session.execute(_insert_ignore(session, PostTopic.__table__), rows)
+
+
+def _set_clusters(session: Session, params: list[dict[str, int]]) -> None:
+    if params:
+        table = Post.__table__
+        stmt = update(table).where(table.c.id == bindparam("pid")).values(cluster_id=bindparam("cid"))
+        session.connection().execute(stmt, params)

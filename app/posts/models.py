@@ -1,0 +1,56 @@
+"""Posts and their topic matches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+
+
+class Post(Base):
+    """A collected or pushed post: raw content kept, analysis results beside it."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("source_id", "dedup_key"),
+        Index("ix_posts_source_published", "source_id", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    dedup_key: Mapped[str] = mapped_column(String(300))
+    external_id: Mapped[str | None] = mapped_column(String(512))
+    url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(String(255))
+    platform: Mapped[str | None] = mapped_column(String(32))
+    lang: Mapped[str | None] = mapped_column(String(16))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    engagement: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    engagement_total: Mapped[int] = mapped_column(Integer, default=0)
+    sentiment: Mapped[str | None] = mapped_column(String(10))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    simhash: Mapped[int | None] = mapped_column(BigInteger)
+    cluster_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class PostTopic(Base):
+    """A post matched to a topic; published_at and sentiment are copied for fast range queries."""
+
+    __tablename__ = "post_topics"
+    __table_args__ = (Index("ix_post_topics_topic_published", "topic_id", "published_at"),)
+
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sentiment: Mapped[str | None] = mapped_column(String(10))

@@ -1,0 +1,110 @@
+"""Request and response bodies for posts: push ingest and reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_PUSH_POSTS = 1000
+
+
+class PushPost(BaseModel):
+    """One pushed post; validated on its own so a bad post is rejected alone."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str | None = Field(default=None, max_length=512)
+    text: str = Field(min_length=1, max_length=100_000)
+    title: str | None = Field(default=None, max_length=2000)
+    author: str | None = Field(default=None, max_length=255)
+    url: str | None = Field(default=None, max_length=4000)
+    published_at: datetime | None = None
+    platform: str | None = Field(default=None, max_length=32)
+    engagement: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_to_str(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("id must be a string or a number")
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is blank")
+        return value
+
+    @field_validator("published_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+
+class PushRequest(BaseModel):
+    """A batch of posts for a push source (created on first use)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "crm-export",
+                    "posts": [
+                        {
+                            "id": "4890123",
+                            "text": "某品牌新车刹车失灵，太吓人了[怒]",
+                            "author": "用户A",
+                            "url": "https://weibo.com/1234567890/N1a2b3c",
+                            "published_at": "2026-11-23T08:00:00+08:00",
+                            "engagement": {"reposts": 12, "comments": 30, "likes": 88},
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    source: str = Field(min_length=1, max_length=200)
+    posts: list[Any] = Field(max_length=MAX_PUSH_POSTS)
+
+
+class RejectedPost(BaseModel):
+    """Why one post of a batch was rejected."""
+
+    index: int
+    error: str
+
+
+class PushResult(BaseModel):
+    """Outcome of a push: accepted (new), duplicates and per-post rejections."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedPost]
+
+
+class PostRead(BaseModel):
+    """A stored post with its analysis."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    source_id: int
+    external_id: str | None
+    url: str | None
+    title: str | None
+    text: str
+    author: str | None
+    platform: str | None
+    published_at: datetime
+    collected_at: datetime
+    engagement: dict[str, Any]
+    sentiment: str | None
+    sentiment_score: float | None
+    keywords: list[str]
+    cluster_id: int | None

@@ -1,0 +1,44 @@
+"""Run the service under uvicorn with the chosen role."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from app.core.config import Settings
+from app.core.migrate import upgrade
+from app.services import ROLES
+
+log = logging.getLogger(__name__)
+
+
+class RoleError(RuntimeError):
+    """The requested role cannot run with this configuration."""
+
+
+def check_role(settings: Settings, role: str) -> None:
+    """Refuse roles that need a shared PostgreSQL when the store is SQLite."""
+    if role not in ROLES:
+        raise RoleError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if settings.is_sqlite and role != "all":
+        raise RoleError(
+            "SQLite is single-process: run `yuqing serve --role all`, or point YUQING_DATABASE_URL at "
+            "PostgreSQL to split the API, scheduler and workers across processes"
+        )
+
+
+def run_server(settings: Settings, *, host: str, port: int, role: str = "all") -> None:
+    """Migrate an embedded SQLite store, then serve until SIGTERM/SIGINT (graceful)."""
+    from app.main import create_app
+
+    try:
+        check_role(settings, role)
+    except RoleError as exc:
+        raise SystemExit(f"yuqing: {exc}") from None
+    if settings.is_sqlite:
+        upgrade(settings.database_url)
+    app = create_app(settings, role=role)
+    log.info("serving role=%s on http://%s:%d (database: %s)", role, host, port,
+             "SQLite" if settings.is_sqlite else "PostgreSQL")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=20)

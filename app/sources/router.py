@@ -1,0 +1,65 @@
+"""HTTP routes for sources: CRUD and collect-now."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.audit import service as audit
+from app.core.deps import AdminKey, ReadKey, SessionDep, SettingsDep, WriteKey
+from app.sources import service
+from app.sources.schemas import RunSummary, SourceCreate, SourceRead, SourceUpdate
+
+router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SourceRead)
+def create_source(body: SourceCreate, session: SessionDep, settings: SettingsDep, key: WriteKey) -> SourceRead:
+    """Create a source; it is collected on its interval from now on."""
+    source = service.create(session=session, data=body, allowlist=settings.url_allowlist)
+    audit.record(session=session, actor=key.name, action="create", entity="source", entity_id=source.id,
+                 details={"name": source.name, "kind": source.kind, "url": source.url})
+    return SourceRead.model_validate(source)
+
+
+@router.get("", response_model=list[SourceRead])
+def list_sources(session: SessionDep, _: ReadKey, kind: str | None = None) -> list[SourceRead]:
+    """All sources with their health."""
+    return [SourceRead.model_validate(s) for s in service.list_sources(session=session, kind=kind)]
+
+
+@router.get("/{source_id}", response_model=SourceRead)
+def get_source(source_id: int, session: SessionDep, _: ReadKey) -> SourceRead:
+    """One source with its health (last success, last error, failures, next run)."""
+    return SourceRead.model_validate(service.get(session=session, source_id=source_id))
+
+
+@router.patch("/{source_id}", response_model=SourceRead)
+def update_source(
+    source_id: int, body: SourceUpdate, session: SessionDep, settings: SettingsDep, key: WriteKey
+) -> SourceRead:
+    """Change a source's name, URL, interval, options or enabled flag."""
+    source = service.update(session=session, source_id=source_id, data=body, allowlist=settings.url_allowlist)
+    audit.record(session=session, actor=key.name, action="update", entity="source", entity_id=source_id,
+                 details=body.model_dump(exclude_unset=True))
+    return SourceRead.model_validate(source)
+
+
+@router.delete("/{source_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_source(source_id: int, session: SessionDep, key: AdminKey) -> Response:
+    """Delete a source and everything collected from it."""
+    service.delete(session=session, source_id=source_id)
+    audit.record(session=session, actor=key.name, action="delete", entity="source", entity_id=source_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{source_id}/collect", response_model=RunSummary)
+async def collect_now(source_id: int, request: Request, _: WriteKey) -> RunSummary:
+    """Run the source now and return the run summary."""
+    services = request.app.state.services
+    with services.db.session() as session:
+        source = service.get(session=session, source_id=source_id)
+        if source.kind == service.PUSH_KIND:
+            from app.core.errors import BadRequest
+
+            raise BadRequest("push sources receive posts through POST /api/v1/posts; there is nothing to collect")
+    return await services.pipeline.collect(source_id, services.fetcher)
