@@ -1,0 +1,40 @@
+"""Alert channels: pure rendering of notices into vendor requests, and one-shot delivery.
+
+notice.py    Notice / NoticePost / make_digest, grades and kinds (the outbox JSON)
+base.py      ChannelRequest, Outcome, DeliveryResult, ChannelConfig, Channel, HTTP/vendor judging
+markup.py    per-vendor markup dialects and escaping of untrusted text
+message.py   Chinese message composition, sparkline, byte-aware paginate/trim
+wecom.py dingtalk.py feishu.py slack.py webhook.py alertmanager.py   one module per kind
+registry.py  CHANNELS, CHANNEL_KINDS, get_channel
+delivery.py  classify(kind, …), async send(request, client, timeout=…)
+"""
+
+from app.channels.base import (
+    ChannelConfig,
+    ChannelRequest,
+    DeliveryResult,
+    Outcome,
+    Pacing,
+)
+from app.channels.delivery import classify, send
+from app.channels.notice import GRADE_LABELS, GRADE_ORDER, NOTICE_KINDS, Notice, NoticePost, make_digest
+from app.channels.registry import CHANNEL_KINDS, UnknownChannel, get_channel
+
+__all__ = [
+    "CHANNEL_KINDS",
+    "GRADE_LABELS",
+    "GRADE_ORDER",
+    "NOTICE_KINDS",
+    "ChannelConfig",
+    "ChannelRequest",
+    "DeliveryResult",
+    "Notice",
+    "NoticePost",
+    "Outcome",
+    "Pacing",
+    "UnknownChannel",
+    "classify",
+    "get_channel",
+    "make_digest",
+    "send",
+]

@@ -1,0 +1,145 @@
+"""Properties every channel kind must hold: inert post text, Chinese titles, limits for digests."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from app.channels import CHANNEL_KINDS, get_channel
+from app.channels.base import ChannelConfig
+from tests.channels.conftest import NOW, deliver, hostile_notice, huge_digest, make_notice
+from tests.channels.receivers import VendorServer
+
+CHAT_KINDS = ("wecom", "dingtalk", "feishu", "slack")
+LIMITS = {"wecom": 4096, "dingtalk": 20000, "feishu": 20000}
+FORBIDDEN = [
+    "<script",
+    "@all",
+    "<@U",
+    "<!channel",
+    "<at user_id",
+    "](javascript",
+    "|javascript",
+    "<b>",
+    "[安全链接](",
+    "**加粗**",
+    "# 标题",
+    "> 引用",
+    "`code`",
+    "evil.example/a)",
+]
+
+
+def config_for(kind: str, vendor: VendorServer | None = None, **options: Any) -> ChannelConfig:
+    """A valid config for each kind, pointing at the emulator when given."""
+    base = vendor.base if vendor else "https://example.com"
+    state = vendor.state if vendor else None
+    raw: dict[str, Any] = {
+        "wecom": {"url": f"{base}/cgi-bin/webhook/send?key={state.wecom_key if state else 'k'}"},
+        "dingtalk": {
+            "url": f"{base}/robot/send?access_token={state.dingtalk_token if state else 't'}",
+            "secret": state.dingtalk_secret if state else "SECx",
+        },
+        "feishu": {
+            "url": f"{base}/open-apis/bot/v2/hook/{state.feishu_token if state else 't'}",
+            "secret": state.feishu_secret if state else "s",
+        },
+        "slack": {"url": f"{base}/services/T/B/X"},
+        "webhook": {
+            "url": f"{base}/hooks/standard",
+            "secret": "whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
+        },
+        "alertmanager": {"url": base},
+    }[kind]
+    return get_channel(kind).parse_config({**raw, **options})
+
+
+def _strings(value: Any) -> str:
+    """Every string in a JSON payload, one per line (what a client could render)."""
+    if isinstance(value, str):
+        return value + "\n"
+    if isinstance(value, dict):
+        return "".join(_strings(item) for item in value.values())
+    if isinstance(value, list):
+        return "".join(_strings(item) for item in value)
+    return ""
+
+
+@pytest.mark.parametrize("kind", [*CHAT_KINDS, "alertmanager"])
+def test_hostile_post_text_is_inert(kind: str) -> None:
+    channel = get_channel(kind)
+    requests = channel.render(hostile_notice(), config_for(kind, max_posts=10), now=NOW)
+    text = "".join(_strings(request.json) for request in requests)
+    for needle in FORBIDDEN:
+        assert needle not in text, (kind, needle)
+    assert "＠all" in text and "＜script＞" in text
+
+
+@pytest.mark.parametrize("kind", CHAT_KINDS)
+def test_links_only_point_at_http_urls(kind: str) -> None:
+    requests = get_channel(kind).render(hostile_notice(), config_for(kind, max_posts=10), now=NOW)
+    text = "".join(_strings(request.json) for request in requests)
+    targets = re.findall(r"\]\(([^)\s]*)\)", text) + re.findall(r"<([^|>\s]+)\|", text)
+    assert targets, "expected at least the incident links"
+    assert all(target.startswith(("https://", "http://")) for target in targets), targets
+
+
+@pytest.mark.parametrize("kind", CHAT_KINDS)
+@pytest.mark.parametrize(
+    ("notice_kind", "word"),
+    [("escalated", "舆情升级"), ("resolved", "舆情已解除"), ("reminder", "舆情提醒"), ("test", "【测试】")],
+)
+def test_every_kind_names_the_change(kind: str, notice_kind: str, word: str) -> None:
+    requests = get_channel(kind).render(make_notice(kind=notice_kind), config_for(kind), now=NOW)
+    assert word in _strings(requests[0].json)
+
+
+@pytest.mark.parametrize("kind", CHAT_KINDS)
+def test_thousand_item_digest_fits_and_is_accepted(vendor: VendorServer, kind: str) -> None:
+    channel = get_channel(kind)
+    requests = channel.render(
+        huge_digest(1000), config_for(kind, vendor, max_messages=2), now=datetime.now(UTC)
+    )
+    assert 2 <= len(requests) <= 3  # two digest pages (+ WeCom's @ follow-up)
+    if kind in LIMITS:
+        sizes = [
+            len(r.body_bytes())
+            if kind != "wecom"
+            else len(r.json.get("markdown", {}).get("content", "").encode())
+            for r in requests
+        ]
+        assert max(sizes) <= LIMITS[kind]
+    assert "舆情汇总" in _strings(requests[0].json) and "话题0" in _strings(requests[0].json)
+    assert all(result.ok for result in deliver(requests))
+
+
+def test_registry_lists_every_kind_with_pacing() -> None:
+    assert CHANNEL_KINDS == ("wecom", "dingtalk", "feishu", "slack", "webhook", "alertmanager")
+    pacing = {kind: get_channel(kind).pacing(config_for(kind)) for kind in CHANNEL_KINDS}
+    assert {kind: p.per_minute for kind, p in pacing.items()} == {
+        "wecom": 20,
+        "dingtalk": 20,
+        "feishu": 100,
+        "slack": 60,
+        "webhook": 600,
+        "alertmanager": 600,
+    }
+    assert pacing["feishu"].per_second == 5
+
+
+@pytest.mark.parametrize("kind", CHANNEL_KINDS)
+def test_config_refuses_non_http_urls_and_bad_mentions(kind: str) -> None:
+    with pytest.raises(ValueError):
+        config_for(kind).model_validate({**config_for(kind).to_storage(), "url": "file:///etc/passwd"})
+    with pytest.raises(ValueError):
+        config_for(kind, mention=["<!channel>"])
+
+
+def test_secrets_are_hidden_in_dumps_but_kept_for_storage() -> None:
+    config = config_for("dingtalk")
+    assert "SECx" not in json.dumps(config.model_dump(mode="json"))
+    assert config.to_storage()["secret"] == "SECx"
