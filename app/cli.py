@@ -106,9 +106,21 @@ def _auto_migrate(settings: Settings) -> None:
         upgrade(settings.database_url)
 
 
+COMMAND_MODULES = (
+    "app.commands",
+    "app.analysis_commands",
+    "app.reports.commands",
+    "app.cases.commands",
+    "app.demo.commands",
+)
+
+
 def main() -> None:
     """Console-script entry point."""
-    from app import commands  # noqa: F401  (registers the remaining commands)
+    from app.core.modules import import_if_present
+
+    for name in COMMAND_MODULES:  # each module registers its commands on `cli` when imported
+        import_if_present(name)
 
     try:
         cli()

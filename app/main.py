@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from app.core.config import Settings, get_settings
 from app.core.errors import error_body, install_error_handlers
+from app.core.modules import import_if_present
 from app.services import Services
 
 log = logging.getLogger(__name__)
@@ -69,12 +70,23 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
         )
 
 
-def _mount_routers(app: FastAPI) -> None:
-    from app.keys.router import router as keys_router
-    from app.posts.router import router as posts_router
-    from app.sources.router import router as sources_router
-    from app.topics.router import router as topics_router
+ROUTER_MODULES = (
+    "app.keys.router",
+    "app.sources.router",
+    "app.posts.router",
+    "app.posts.search_router",
+    "app.topics.router",
+    "app.alerts.router",
+    "app.channels.router",
+    "app.reports.router",
+    "app.cases.router",
+    "app.audit.router",
+    "app.metrics",
+    "app.web.router",
+)
 
+
+def _mount_routers(app: FastAPI) -> None:
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
@@ -91,5 +103,7 @@ def _mount_routers(app: FastAPI) -> None:
             return JSONResponse(error_body("unavailable", "database unavailable"), status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    for router in (keys_router, sources_router, posts_router, topics_router):
-        app.include_router(router)
+    for name in ROUTER_MODULES:
+        module = import_if_present(name)
+        if module is not None:
+            app.include_router(module.router)

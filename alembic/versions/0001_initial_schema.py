@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 20:46:45.315703
 """
 
 from __future__ import annotations
@@ -115,6 +114,7 @@ def upgrade() -> None:
     sa.Column('topic_id', sa.Integer(), nullable=False),
     sa.Column('detector', sa.String(length=40), nullable=False),
     sa.Column('last_bucket', app.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('stale', sa.Boolean(), nullable=False),
     sa.Column('state', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('updated_at', app.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['topic_id'], ['topics.id'], name=op.f('fk_detector_states_topic_id_topics'), ondelete='CASCADE'),
