@@ -38,9 +38,11 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def _csv_value(key: str, value: str) -> Any:
+    if value.strip() == "":
+        return None
     if key.startswith(_ENGAGEMENT_PREFIX):
         return int(value) if value.strip().lstrip("-").isdigit() else value
-    return value if value != "" else None
+    return value
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -52,9 +54,11 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, Any]]:
                 if key is None or value is None:
                     continue
                 parsed = _csv_value(key, value)
+                if parsed is None:
+                    continue
                 if key.startswith(_ENGAGEMENT_PREFIX):
                     engagement[key[len(_ENGAGEMENT_PREFIX) :]] = parsed
-                elif parsed is not None:
+                else:
                     item[key] = parsed
             if engagement:
                 item["engagement"] = engagement

@@ -1,14 +1,24 @@
-"""The long-lived parts of a running Yuqing process and their start/stop by role."""
+"""The long-lived parts of a running Yuqing process and their start/stop by role.
+
+Roles: `api` serves HTTP only; `worker` collects due sources and delivers the outbox; `scheduler`
+runs the singleton periodic jobs (detector ticks, auto-resolve, reminders, re-tagging, retention)
+while it holds the PostgreSQL advisory lock; `all` is everything in one process (the SQLite default).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from app.alerts import rollups
+from app.alerts.engine import AlertEngine, EngineConfig
 from app.core.config import Settings
-from app.core.db import Database
+from app.core.db import Database, utcnow
+from app.core.modules import import_if_present
 from app.pipeline import Pipeline
 from app.posts.analyzer import PostAnalyzer
 from app.scheduler import CollectionWorker, SchedulerLock, build_scheduler
@@ -16,43 +26,101 @@ from collectors.http import Fetcher
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "api", "scheduler", "worker")
+Job = tuple[Callable[[], Awaitable[object]], float, str]
 
 
 @dataclass
 class Services:
-    """Database, analyser, pipeline, fetcher and background jobs of one process."""
+    """Database, analyser, pipeline, engine, fetcher and background jobs of one process."""
 
     settings: Settings
     db: Database
     pipeline: Pipeline
+    engine: AlertEngine
     fetcher: Fetcher
     worker: CollectionWorker
     lock: SchedulerLock
+    write_notice: Any = None
+    dispatcher: Any = None
     scheduler: Any = None
-    background: list[asyncio.Task[Any]] = field(default_factory=list)
     retag_hooks: list[Any] = field(default_factory=list)
+    role: str = "all"
 
     @classmethod
     def create(cls, settings: Settings, *, db: Database | None = None, analyzer: PostAnalyzer | None = None) -> Services:
         """Wire the parts for these settings (nothing starts until `start`)."""
         db = db or Database(settings.database_url)
-        pipeline = Pipeline(db=db, settings=settings, analyzer=analyzer or PostAnalyzer())
+        outbox_module = import_if_present("app.channels.outbox")
+        write_notice = outbox_module.Outbox(settings) if outbox_module else None
+        engine = AlertEngine(
+            EngineConfig(critical_terms=settings.critical_terms,
+                         quiet_for=timedelta(minutes=settings.auto_resolve_minutes)),
+            write_notice=write_notice,
+        )
+        pipeline = Pipeline(db=db, settings=settings, analyzer=analyzer or PostAnalyzer(), hooks=[engine.on_stored])
         fetcher = make_fetcher(settings)
         worker = CollectionWorker(pipeline, fetcher, concurrency=settings.collect_concurrency)
-        return cls(settings=settings, db=db, pipeline=pipeline, fetcher=fetcher, worker=worker, lock=SchedulerLock(db))
+        services = cls(settings=settings, db=db, pipeline=pipeline, engine=engine, fetcher=fetcher, worker=worker,
+                       lock=SchedulerLock(db), write_notice=engine.write_notice)
+        services.retag_hooks.append(lambda session, topic_id: rollups.rebuild(session, topic_id))
+        dispatcher_module = import_if_present("app.channels.dispatcher")
+        if dispatcher_module is not None:
+            services.dispatcher = dispatcher_module.Dispatcher(db=db, settings=settings)
+        return services
 
-    async def start(self, role: str) -> None:
-        """Start the background jobs this role runs."""
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-        jobs = []
-        if role in ("all", "worker") and self.settings.scheduler_enabled:
+    def jobs(self, role: str) -> list[Job]:
+        """The periodic jobs a role runs."""
+        if not self.settings.scheduler_enabled:
+            return []
+        jobs: list[Job] = []
+        if role in ("all", "worker"):
             jobs.append((self.worker.tick, 1.0, "collect-due-sources"))
-        if not jobs:
-            return
-        self.scheduler = build_scheduler(jobs)
-        self.scheduler.start()
-        log.info("background jobs started for role %s: %s", role, ", ".join(name for *_, name in jobs))
+            if self.dispatcher is not None:
+                jobs.append((self.dispatcher.tick, 1.0, "deliver-outbox"))
+        if role in ("all", "scheduler"):
+            jobs.extend([
+                (self._singleton(self.engine_tick), 30.0, "detect-and-auto-resolve"),
+                (self._singleton(self.retag_tick), 5.0, "retag-topics"),
+                (self._singleton(self.reminder_tick), 60.0, "incident-reminders"),
+                (self._singleton(self.retention_tick), 3600.0, "retention"),
+            ])
+        return jobs
+
+    def _singleton(self, job: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+        async def run() -> object:
+            got = await asyncio.to_thread(self.lock.acquire)
+            if not got:
+                return None
+            try:
+                return await asyncio.to_thread(job)
+            except Exception:  # one failing job run must not stop the scheduler
+                log.exception("scheduled job failed")
+                return None
+
+        return run
+
+    def engine_tick(self) -> None:
+        """Judge every topic (closing buckets without new posts) and auto-resolve quiet incidents."""
+        with self.db.session() as session:
+            self.engine.tick(session, utcnow())
+
+    def retag_tick(self) -> int:
+        """Re-tag stored posts of topics whose rule changed."""
+        return self.retag_pending()
+
+    def reminder_tick(self) -> None:
+        """Remind channels of unacknowledged severe incidents."""
+        module = import_if_present("app.channels.reminders") or import_if_present("app.channels.outbox")
+        writer = getattr(module, "write_reminders", None) if module else None
+        if writer is not None and self.write_notice is not None:
+            with self.db.session() as session:
+                writer(session, utcnow(), self.write_notice)
+
+    def retention_tick(self) -> int:
+        """Prune raw posts older than the retention period (rollups and incidents stay)."""
+        from app.posts.retention import prune
+
+        return prune(self.db, older_than=utcnow() - timedelta(days=self.settings.retention_days))
 
     def retag_pending(self) -> int:
         """Re-tag stored posts for every topic whose rule changed; returns how many topics."""
@@ -72,12 +140,26 @@ class Services:
                 done += 1
         return done
 
+    async def start(self, role: str) -> None:
+        """Start the background jobs this role runs."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        self.role = role
+        jobs = self.jobs(role)
+        if not jobs:
+            return
+        self.scheduler = build_scheduler(jobs)
+        self.scheduler.start()
+        log.info("background jobs started for role %s: %s", role, ", ".join(name for *_, name in jobs))
+
     async def stop(self) -> None:
         """Stop jobs, let in-flight work finish, close connections."""
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
         await self.worker.drain()
+        if self.dispatcher is not None and hasattr(self.dispatcher, "aclose"):
+            await self.dispatcher.aclose()
         await self.fetcher.aclose()
         self.lock.release()
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from analysis.detectors import NegativeShareShiftDetector, NegativeVolumeSpikeDetector, VolumeSpikeDetector
 from app.alerts.models import DetectorState, Rollup
-from app.alerts.rollups import BUCKET
+from app.alerts.rollups import BUCKET, bucket_start
 
 LOOKBACK = timedelta(days=7)
 
@@ -51,7 +51,7 @@ SPECS: tuple[DetectorSpec, ...] = (
     DetectorSpec("negative_volume", NegativeVolumeSpikeDetector, NegativeVolumeSpikeDetector.from_state,
                  lambda d, t, c: d.update(t, c.negative)),
     DetectorSpec("negative_share", NegativeShareShiftDetector, NegativeShareShiftDetector.from_state,
-                 lambda d, t, c: d.update(t, c.negative, c.total)),
+                 lambda d, t, c: d.update(t, round(c.negative), round(c.total))),
 )
 
 
@@ -108,17 +108,20 @@ def advance(session: Session, topic_id: int, current: datetime) -> dict[str, Any
         row = rows[spec.name]
         detector = spec.build() if start is None else spec.restore(row.state)
         moment = floor if start is None else start
+        fed = start is None
         while moment < current:
             spec.feed(detector, moment, counts.get(moment, Counts()))
             moment += BUCKET
-        row.state, row.last_bucket, row.stale = detector.state_dict(), current - BUCKET, False
+            fed = True
+        if fed:
+            row.state, row.last_bucket, row.stale = detector.state_dict(), current - BUCKET, False
         live[spec.name] = detector
     return live
 
 
 def peek(live: Mapping[str, Any], topic_id: int, session: Session, now: datetime) -> dict[str, Any]:
     """Judge the present: a sliding 5-minute window ending now, without changing saved state."""
-    current = now - (now - datetime.min.replace(tzinfo=now.tzinfo)) % BUCKET
+    current = bucket_start(now)
     counts = load_counts(session, topic_id, current - BUCKET, current + BUCKET)
     elapsed = (now - current) / BUCKET
     window = counts.get(current, Counts()).blend(counts.get(current - BUCKET, Counts()), max(0.0, 1.0 - elapsed))

@@ -26,6 +26,7 @@ from app.topics.models import Topic
 log = logging.getLogger(__name__)
 CONTEXT_WINDOW = timedelta(minutes=60)
 ELEVATED_RATIO = 1.5
+PRIORITY = ("negative_volume", "volume", "negative_share")  # which headline leads when several fire
 NoticeWriter = Callable[[Session, Incident, str, datetime], None]
 
 
@@ -72,14 +73,13 @@ class AlertEngine:
         live = detection.advance(session, topic_id, bucket_start(now))
         decisions = detection.peek(live, topic_id, session, now)
         window = decisions.pop("_window")
-        fired = [(name, d) for name, d in decisions.items() if d.alert]
+        fired = [name for name in PRIORITY if decisions[name].alert]
         evidence = self._coordination_evidence(topic_id, fresh, now)
         if fired:
-            name, decision = max(fired, key=lambda item: item[1].score)
-            self._raise(session, topic, name, decision, window, now, evidence)
-            return name
+            self._raise(session, topic, fired[0], decisions, window, now, evidence)
+            return fired[0]
         if evidence is not None:
-            self._raise(session, topic, "coordination", None, window, now, evidence)
+            self._raise(session, topic, "coordination", decisions, window, now, evidence)
             return "coordination"
         self._track_signal(session, topic_id, decisions, now)
         return None
@@ -103,15 +103,16 @@ class AlertEngine:
         if volume.ratio >= ELEVATED_RATIO and volume.observed >= 3:
             incidents.signal(incident, now)
 
-    def _raise(self, session: Session, topic: Topic, detector: str, decision: Any, window: detection.Counts,
-               now: datetime, evidence: Any) -> None:
-        inputs = self._inputs(session, topic, decision, window, now)
+    def _raise(self, session: Session, topic: Topic, detector: str, decisions: dict[str, Any],
+               window: detection.Counts, now: datetime, evidence: Any) -> None:
+        decision = decisions["negative_volume" if detector == "negative_volume" else "volume"]
+        inputs = self._inputs(session, topic, decision, window, now, decisions["negative_share"])
         grading = grade(inputs, GradePolicy.from_overrides({**vars(self.config.policy), **topic.settings.get("grading", {})}))
         line = headline(inputs, detector)
         cluster_ids = [evidence.cluster_id] if evidence is not None else []
         alert, incident = incidents.record_alert(
             session, topic=topic, detector=detector, grading=grading, headline=line, observed=inputs.observed,
-            baseline=inputs.baseline, ratio=inputs.ratio, score=float(getattr(decision, "score", 0.0) or 0.0),
+            baseline=inputs.baseline, ratio=inputs.ratio, score=float(decisions.get(detector, decision).score),
             bucket=bucket_start(now), now=now, cluster_ids=cluster_ids, write_notice=self.write_notice,
         )
         if evidence is not None:
@@ -119,7 +120,7 @@ class AlertEngine:
         log.info("alert topic=%s detector=%s grade=%s incident=%s", topic.id, detector, grading.grade, incident.id)
 
     def _inputs(self, session: Session, topic: Topic, decision: Any, window: detection.Counts,
-                now: datetime) -> GradingInputs:
+                now: datetime, share: Any) -> GradingInputs:
         since = now - CONTEXT_WINDOW
         members = _members(session, topic.id, since)
         incident = incidents.active_incident(session, topic.id)
@@ -129,14 +130,13 @@ class AlertEngine:
         )
         texts = _recent_texts(session, topic.id, since)
         terms = list(topic.critical_terms or []) or list(self.config.critical_terms)
-        observed = float(getattr(decision, "observed", window.total) or window.total)
-        baseline = float(getattr(decision, "baseline", 0.0) or 0.0)
+        baseline = float(decision.baseline or 0.0)
         return GradingInputs(
             observed=round(window.total, 1), baseline=round(baseline, 2),
-            ratio=round(float(getattr(decision, "ratio", 0.0) or (observed / baseline if baseline else 0.0)), 2),
-            z=round(float(getattr(decision, "z", 0.0) or 0.0), 2), window_minutes=5,
+            ratio=round(float(decision.ratio or 0.0), 2), z=round(float(decision.z or 0.0), 2), window_minutes=5,
             negative=int(round(window.negative)),
             negative_share=round(window.negative / window.total, 3) if window.total else 0.0,
+            baseline_negative_share=round(float(share.baseline), 3),
             distinct_sources=len(members["s"]), distinct_platforms=len(members["p"]) or 1,
             media_sources=_media_count(session, members["s"]), authors=len(members["a"]),
             engagement=int(engagement or 0),

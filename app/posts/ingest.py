@@ -133,7 +133,12 @@ def ingest_posts(
 
 def _tag_topics(session: Session, stored: Sequence[StoredPost]) -> None:
     rows = [
-        {"topic_id": topic_id, "post_id": post.id, "published_at": post.published_at, "sentiment": post.sentiment}
+        {
+            "topic_id": topic_id,
+            "post_id": post.id,
+            "published_at": post.published_at,
+            "sentiment": post.sentiment,
+        }
         for post in stored
         for topic_id in post.topic_ids
     ]

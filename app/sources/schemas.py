@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SourceCreate(BaseModel):
@@ -46,8 +46,24 @@ class SourceUpdate(BaseModel):
     enabled: bool | None = None
 
 
+SENSITIVE_KEYS = ("token", "password", "secret", "cookie", "authorization", "api_key", "apikey")
+REDACTED = "***"
+
+
+def redact(value: Any) -> Any:
+    """Options as the API shows them: credentials (tokens, cookies, auth headers) masked."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if any(word in str(key).lower() for word in SENSITIVE_KEYS) and item else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
 class SourceRead(BaseModel):
-    """A source with its health."""
+    """A source with its health; credentials inside options are never returned."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -66,6 +82,11 @@ class SourceRead(BaseModel):
     consecutive_failures: int
     next_run_at: datetime | None
     created_at: datetime
+
+    @field_validator("options", mode="after")
+    @classmethod
+    def _redact(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return redact(value)  # type: ignore[no-any-return]
 
 
 class RunSummary(BaseModel):

@@ -1,0 +1,94 @@
+"""Offline analysis commands: analyze, detect, train-sentiment (no database, no service)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from app.cli import cli
+
+
+@contextmanager
+def _open(path: str, mode: str) -> Iterator[TextIO]:
+    """A file, or stdin/stdout for '-'; UTF-8 with undecodable bytes replaced on input."""
+    if path == "-":
+        stream = sys.stdin if "r" in mode else sys.stdout
+        yield stream
+        return
+    with open(path, mode, encoding="utf-8", errors="replace" if "r" in mode else "strict", newline="") as handle:
+        yield handle
+
+
+@cli.command()
+def analyze(
+    input: Annotated[str, typer.Option("--input", "-i", help="JSONL with a 'text' field per line, or '-'.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="JSONL output, or '-'.")] = "-",
+) -> None:
+    """Add sentiment, sentiment_score, keywords and simhash to every JSONL line; bad lines get 'error'."""
+    from analysis.analyze import analyze_records
+    from analysis.sentiment import SentimentModel
+    from analysis.tokenize import default_tokenizer
+
+    model = SentimentModel.load()
+
+    def score(text: str, tokens: list[str]) -> tuple[str, float]:
+        result = model.predict(text, tokens)
+        return result.label, result.score
+
+    errors = total = 0
+    with _open(input, "r") as source, _open(output, "w") as sink:
+        for record in analyze_records(source, tokenizer=default_tokenizer(), sentiment=score):
+            total += 1
+            errors += "error" in record
+            sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+    typer.echo(f"analysed {total} lines, {errors} with errors", err=True)
+
+
+@cli.command()
+def detect(
+    input: Annotated[Path, typer.Option("--input", "-i", help="CSV with columns timestamp,value.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV with score and alert columns added.")],
+    params: Annotated[str | None, typer.Option(help="JSON object of detector parameters.")] = None,
+) -> None:
+    """Run the service's volume spike detector over a series (the backtest tool)."""
+    from analysis.detectors import detect_csv
+
+    try:
+        overrides = json.loads(params) if params else None
+        summary = detect_csv(input, output, params=overrides)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"yuqing: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{summary.rows} buckets of {summary.bucket}, {summary.alerts} alerts")
+    for moment in summary.alert_times[:50]:
+        typer.echo(f"  alert at {moment.isoformat()}")
+
+
+@cli.command("train-sentiment")
+def train_sentiment(
+    input: Annotated[list[Path], typer.Option("--input", "-i", help="Labelled JSONL {text, label}; repeatable.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the model to.")],
+    dev: Annotated[Path | None, typer.Option(help="Labelled JSONL for model selection and metrics.")] = None,
+) -> None:
+    """Train the sentiment model on labelled data (e.g. your industry) and print dev metrics."""
+    try:
+        from analysis.sentiment import train_from_files
+    except ImportError:
+        typer.echo("yuqing: training needs the 'train' extra: pip install 'yuqing[train]'", err=True)
+        raise typer.Exit(2) from None
+    missing = [str(p) for p in [*input, *([dev] if dev else [])] if not p.exists()]
+    if missing:
+        typer.echo(f"yuqing: not found: {', '.join(missing)}", err=True)
+        raise typer.Exit(2)
+    try:
+        report = train_from_files(list(input), dev, output)
+    except ValueError as exc:
+        typer.echo(f"yuqing: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(report.format())
