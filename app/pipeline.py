@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app.core import metrics
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.posts.analyzer import PostAnalyzer
@@ -90,7 +91,10 @@ class Pipeline:
         """Ingest a batch inside the caller's transaction and run the after-store hooks."""
         now = self.clock()
         self.analyzer.refresh_topics(session)
+        started = time.perf_counter()
         result = ingest_posts(session=session, source_id=source_id, raws=raws, analyzer=self.analyzer, now=now)
+        metrics.ANALYSIS_SECONDS.observe(time.perf_counter() - started)
+        metrics.ANALYSED.inc(result.new)
         if result.stored:
             for hook in self.hooks:
                 hook(session, result.stored, now)
@@ -104,6 +108,7 @@ class Pipeline:
             result = self.store(session, source.id, good) if good else IngestResult()
             source.last_run_at = source.last_success_at = self.clock()
             source.last_status = "ok"
+        _count(source_name, result, rejected=len(rejected))
         return PushResult(accepted=result.new, duplicates=result.duplicates, rejected=rejected)
 
     async def collect(self, source_id: int, fetcher: Fetcher) -> RunSummary:
@@ -130,6 +135,13 @@ class Pipeline:
             outcome = CollectorError(f"internal error in the {spec.kind} collector ({type(exc).__name__})")
         summary = await asyncio.to_thread(self._finish_run, source_id, started, outcome)
         summary.duration_ms = int((time.perf_counter() - t0) * 1000)
+        metrics.COLLECTOR_RUNS.labels(spec.kind, summary.status).inc()
+        metrics.COLLECT_SECONDS.labels(spec.kind).observe(summary.duration_ms / 1000)
+        if isinstance(outcome, Exception):
+            metrics.COLLECTOR_ERRORS.labels(name, type(outcome).__name__).inc()
+        else:
+            metrics.POSTS_STORED.labels(name).inc(summary.new)
+            metrics.POSTS_DUPLICATE.labels(name).inc(summary.duplicates)
         log.info(
             "collect source=%s status=%s new=%d duplicates=%d duration_ms=%d%s",
             name, summary.status, summary.new, summary.duplicates, summary.duration_ms,
@@ -167,6 +179,13 @@ class Pipeline:
         retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
         source.next_run_at = next_run(source, finished, retry_after=retry_after, failed=True)
         return RunSummary(source_id=source.id, source=source.name, status="error", error=message)
+
+
+def _count(source: str, result: IngestResult, *, rejected: int) -> None:
+    metrics.POSTS_STORED.labels(source).inc(result.new)
+    metrics.POSTS_DUPLICATE.labels(source).inc(result.duplicates)
+    if rejected:
+        metrics.POSTS_REJECTED.labels(source).inc(rejected)
 
 
 def next_run(source: Source, now: datetime, *, retry_after: float | None = None, failed: bool = False) -> datetime:

@@ -18,6 +18,7 @@ from analysis.grading import GradePolicy, GradingInputs, grade, headline, matche
 from app.alerts import detection, incidents, rollups
 from app.alerts.models import Incident, Rollup, RollupMember
 from app.alerts.rollups import BUCKET, bucket_start
+from app.core import metrics
 from app.posts.ingest import StoredPost
 from app.posts.models import Post, PostTopic
 from app.sources.models import Source
@@ -117,6 +118,7 @@ class AlertEngine:
         )
         if evidence is not None:
             incidents.coordination_event(session, incident, evidence, now)
+        metrics.ALERTS.labels(grading.grade).inc()
         log.info("alert topic=%s detector=%s grade=%s incident=%s", topic.id, detector, grading.grade, incident.id)
 
     def _inputs(self, session: Session, topic: Topic, decision: Any, window: detection.Counts,
