@@ -15,7 +15,7 @@ from app.alerts.schemas import (
     SilenceCreate, SilenceRead, TrendRead,
 )
 from app.core.db import utcnow
-from app.core.deps import ReadKey, SessionDep, WriteKey
+from app.core.deps import Id, IdFilter, OptionalUTCTime, ReadKey, SessionDep, WriteKey
 from app.core.errors import BadRequest, NotFound
 from app.topics import service as topics
 
@@ -24,8 +24,8 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("/alerts", response_model=list[AlertRead])
-def list_alerts(session: SessionDep, _: ReadKey, topic_id: int | None = None, grade: str | None = None,
-                status: str | None = None, since: datetime | None = None, until: datetime | None = None,
+def list_alerts(session: SessionDep, _: ReadKey, topic_id: IdFilter = None, grade: str | None = None,
+                status: str | None = None, since: OptionalUTCTime = None, until: OptionalUTCTime = None,
                 limit: Limit = 100) -> list[AlertRead]:
     """Alerts, newest first, filtered by topic, grade, status and time."""
     stmt = select(Alert).order_by(Alert.id.desc()).limit(limit)
@@ -40,7 +40,7 @@ def list_alerts(session: SessionDep, _: ReadKey, topic_id: int | None = None, gr
 
 
 @router.get("/incidents", response_model=list[IncidentRead])
-def list_incidents(session: SessionDep, _: ReadKey, topic_id: int | None = None, status: str | None = None,
+def list_incidents(session: SessionDep, _: ReadKey, topic_id: IdFilter = None, status: str | None = None,
                    grade: str | None = None, limit: Limit = 100) -> list[IncidentRead]:
     """Incidents, newest first."""
     stmt = select(Incident).order_by(Incident.id.desc()).limit(limit)
@@ -51,20 +51,20 @@ def list_incidents(session: SessionDep, _: ReadKey, topic_id: int | None = None,
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentRead)
-def get_incident(incident_id: int, session: SessionDep, _: ReadKey) -> IncidentRead:
+def get_incident(incident_id: Id, session: SessionDep, _: ReadKey) -> IncidentRead:
     """One incident with its timeline."""
     return service.incident_read(incidents.get(session, incident_id), session=session)
 
 
 @router.post("/incidents/{incident_id}/ack", response_model=IncidentRead)
-def acknowledge(incident_id: int, session: SessionDep, key: WriteKey, body: ActionBody | None = None) -> IncidentRead:
+def acknowledge(incident_id: Id, session: SessionDep, key: WriteKey, body: ActionBody | None = None) -> IncidentRead:
     """Acknowledge an incident (stops reminders)."""
     incident = incidents.acknowledge(session, incident_id, actor=key.name, now=utcnow(), note=body and body.note)
     return service.incident_read(incident, session=session)
 
 
 @router.post("/incidents/{incident_id}/resolve", response_model=IncidentRead)
-def resolve(incident_id: int, session: SessionDep, key: WriteKey, request: Request,
+def resolve(incident_id: Id, session: SessionDep, key: WriteKey, request: Request,
             body: ActionBody | None = None) -> IncidentRead:
     """Resolve an incident; subscribed channels get a resolution notice."""
     writer = request.app.state.services.write_notice
@@ -74,7 +74,7 @@ def resolve(incident_id: int, session: SessionDep, key: WriteKey, request: Reque
 
 
 @router.post("/incidents/{incident_id}/notes", response_model=EventRead, status_code=status.HTTP_201_CREATED)
-def add_note(incident_id: int, body: NoteCreate, session: SessionDep, key: WriteKey) -> EventRead:
+def add_note(incident_id: Id, body: NoteCreate, session: SessionDep, key: WriteKey) -> EventRead:
     """Add a note to the timeline."""
     event = incidents.add_note(session, incident_id, actor=key.name, text=body.text, now=utcnow())
     session.flush()
@@ -82,7 +82,7 @@ def add_note(incident_id: int, body: NoteCreate, session: SessionDep, key: Write
 
 
 @router.post("/incidents/{incident_id}/checklist", response_model=IncidentRead)
-def tick(incident_id: int, body: ChecklistUpdate, session: SessionDep, key: WriteKey) -> IncidentRead:
+def tick(incident_id: Id, body: ChecklistUpdate, session: SessionDep, key: WriteKey) -> IncidentRead:
     """Tick or untick a playbook step."""
     incident = incidents.set_checklist_item(session, incident_id, code=body.code, done=body.done, actor=key.name,
                                             now=utcnow())
@@ -111,7 +111,7 @@ def list_silences(session: SessionDep, _: ReadKey, active: bool = False) -> list
 
 
 @router.delete("/silences/{silence_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_silence(silence_id: int, session: SessionDep, _: WriteKey) -> None:
+def delete_silence(silence_id: Id, session: SessionDep, _: WriteKey) -> None:
     """End a silence."""
     silence = session.get(Silence, silence_id)
     if silence is None:
@@ -120,8 +120,8 @@ def delete_silence(silence_id: int, session: SessionDep, _: WriteKey) -> None:
 
 
 @router.get("/topics/{topic_id}/trend", response_model=TrendRead)
-def topic_trend(topic_id: int, session: SessionDep, _: ReadKey, start: datetime | None = None,
-                end: datetime | None = None, interval: str = Query("5m", pattern="^(5m|1h|1d)$")) -> TrendRead:
+def topic_trend(topic_id: Id, session: SessionDep, _: ReadKey, start: OptionalUTCTime = None,
+                end: OptionalUTCTime = None, interval: str = Query("5m", pattern="^(5m|1h|1d)$")) -> TrendRead:
     """Buckets (by post time) with sentiment split, and gaps where a source of the topic was failing."""
     topics.get(session=session, topic_id=topic_id)
     end = end or utcnow()
@@ -134,7 +134,7 @@ def topic_trend(topic_id: int, session: SessionDep, _: ReadKey, start: datetime 
 
 
 @router.post("/topics/{topic_id}/backtest", response_model=BacktestResult)
-def backtest(topic_id: int, body: BacktestRequest, session: SessionDep, _: ReadKey) -> BacktestResult:
+def backtest(topic_id: Id, body: BacktestRequest, session: SessionDep, _: ReadKey) -> BacktestResult:
     """Run the service's volume detector over stored history to tune a topic before going live."""
     topics.get(session=session, topic_id=topic_id)
     return service.backtest(session, topic_id, body)

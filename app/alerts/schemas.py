@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from analysis.grading import GRADES
+from app.core.deps import OptionalUTCTime, UTCTime
 
 GRADE_PATTERN = "^(" + "|".join(GRADES) + ")$"
 
@@ -102,8 +103,8 @@ class SilenceCreate(BaseModel):
 
     topic_id: int | None = None
     max_grade: str | None = Field(default=None, pattern=GRADE_PATTERN)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: UTCTime
+    ends_at: UTCTime
     reason: str = Field(min_length=1, max_length=2000)
 
     @model_validator(mode="after")
@@ -158,8 +159,8 @@ class TrendRead(BaseModel):
 class BacktestRequest(BaseModel):
     """Run the volume detector over stored history."""
 
-    start: datetime | None = None
-    end: datetime | None = None
+    start: OptionalUTCTime = None
+    end: OptionalUTCTime = None
     series: str = Field(default="total", pattern="^(total|negative)$")
 
 

@@ -40,7 +40,9 @@ class Notice(Base):
     __tablename__ = "notices"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
     topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     grade: Mapped[str] = mapped_column(String(20))
@@ -49,14 +51,22 @@ class Notice(Base):
 
 
 class Delivery(Base):
-    """A notice on its way to one channel: the outbox row the dispatcher claims and retries."""
+    """A notice on its way to one channel: the outbox row the dispatcher claims and retries.
+
+    status: pending → delivered | failed | superseded (a pending reminder overtaken by newer news).
+    `parts_sent` counts the rendered requests already accepted (a split message resumes after them);
+    `shrink` is how far the message was cut down after the vendor said it is too large.
+    """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_channel_status", "channel_id", "status", "incident_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
-    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     incident_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -65,6 +75,8 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     digest_of: Mapped[list[int] | None] = mapped_column(JSONType)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    shrink: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -73,11 +85,12 @@ class DeliveryAttempt(Base):
     """One HTTP attempt of a delivery, with the vendor's answer."""
 
     __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_channel_at", "channel_id", "at"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
-    channel_id: Mapped[int] = mapped_column(Integer, index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    channel_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     outcome: Mapped[str] = mapped_column(String(20))
     http_status: Mapped[int | None] = mapped_column(Integer)
     vendor_code: Mapped[str | None] = mapped_column(String(40))

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///./data/yuqing.db"
@@ -37,6 +37,14 @@ class Settings(BaseSettings):
     )
     auto_resolve_minutes: int = Field(default=120, ge=5)
     outbox_max_age_minutes: int = Field(default=24 * 60, ge=1)
+    outbox_retry_base_seconds: float = Field(default=10.0, gt=0)
+    outbox_retry_max_seconds: float = Field(default=30 * 60.0, gt=0)
+    outbox_send_timeout_seconds: float = Field(default=15.0, gt=0)
+    outbox_lease_seconds: float = Field(default=120.0, gt=0)
+    outbox_batch_size: int = Field(default=20, ge=1, le=500)
+    outbox_min_interval_minutes: float = Field(default=10.0, ge=0)
+    outbox_digest_threshold: int = Field(default=3, ge=2)
+    reminder_interval_minutes: float = Field(default=30.0, gt=0)
     demo_sink_enabled: bool = True
 
     @field_validator("url_allowlist", "cors_origins", "critical_terms", mode="before")
@@ -67,6 +75,12 @@ class Settings(BaseSettings):
         if not (value.startswith("sqlite") or value.startswith("postgresql+psycopg://")):
             raise ValueError("database_url must be sqlite:///PATH or postgresql://USER@HOST/DB")
         return value
+
+    @model_validator(mode="after")
+    def _check_outbox_timing(self) -> Settings:
+        if self.outbox_lease_seconds <= self.outbox_send_timeout_seconds:
+            raise ValueError("outbox_lease_seconds must be longer than outbox_send_timeout_seconds")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

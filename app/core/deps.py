@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
@@ -30,7 +32,21 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Path(ge=1, le=MAX_ID, description="numeric id")]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Timestamps without an offset are taken as UTC; others are converted to UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UTCTime = Annotated[datetime, AfterValidator(as_utc)]
+OptionalUTCTime = Annotated[datetime | None, AfterValidator(as_utc)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.audit import service as audit
-from app.core.deps import AdminKey, SessionDep
+from app.core.deps import AdminKey, Id, SessionDep
 from app.keys import service
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
@@ -57,7 +57,7 @@ def list_keys(session: SessionDep, _: AdminKey) -> list[KeyRead]:
 
 
 @router.delete("/{key_id}", response_model=KeyRead)
-def revoke_key(key_id: int, session: SessionDep, principal: AdminKey) -> KeyRead:
+def revoke_key(key_id: Id, session: SessionDep, principal: AdminKey) -> KeyRead:
     """Revoke a key at once."""
     key = service.revoke(session=session, key_id=key_id)
     audit.record(session=session, actor=principal.name, action="revoke", entity="key", entity_id=key_id)

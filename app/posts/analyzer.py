@@ -127,7 +127,7 @@ class PostAnalyzer:
         if published > now + FUTURE_TOLERANCE:
             published = now
         engagement = {k: int(v) for k, v in (raw.engagement or {}).items() if isinstance(v, int | float)}
-        return {
+        row = {
             "source_id": source_id,
             "dedup_key": dedup_key,
             "external_id": raw.external_id,
@@ -147,6 +147,7 @@ class PostAnalyzer:
             "keywords": analysis.keywords,
             "simhash": to_signed(analysis.simhash),
         }
+        return {key: _no_nul(value) for key, value in row.items()}
 
     def stored_post(self, post_id: int, row: dict[str, Any], analysis: PostAnalysis) -> StoredPost:
         """The facts later stages need about a stored post."""
@@ -163,6 +164,11 @@ class PostAnalyzer:
             keywords=analysis.keywords,
             text=analysis.text,
         )
+
+
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL characters; feeds sometimes carry them."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 def _full_text(raw: RawPost) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from app.audit import service as audit
-from app.core.deps import AdminKey, ReadKey, SessionDep, SettingsDep, WriteKey
+from app.core.deps import AdminKey, Id, ReadKey, SessionDep, SettingsDep, WriteKey
 from app.sources import service
 from app.sources.schemas import RunSummary, SourceCreate, SourceRead, SourceUpdate
 
@@ -28,14 +28,14 @@ def list_sources(session: SessionDep, _: ReadKey, kind: str | None = None) -> li
 
 
 @router.get("/{source_id}", response_model=SourceRead)
-def get_source(source_id: int, session: SessionDep, _: ReadKey) -> SourceRead:
+def get_source(source_id: Id, session: SessionDep, _: ReadKey) -> SourceRead:
     """One source with its health (last success, last error, failures, next run)."""
     return SourceRead.model_validate(service.get(session=session, source_id=source_id))
 
 
 @router.patch("/{source_id}", response_model=SourceRead)
 def update_source(
-    source_id: int, body: SourceUpdate, session: SessionDep, settings: SettingsDep, key: WriteKey
+    source_id: Id, body: SourceUpdate, session: SessionDep, settings: SettingsDep, key: WriteKey
 ) -> SourceRead:
     """Change a source's name, URL, interval, options or enabled flag."""
     source = service.update(session=session, source_id=source_id, data=body, allowlist=settings.url_allowlist)
@@ -45,7 +45,7 @@ def update_source(
 
 
 @router.delete("/{source_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_source(source_id: int, session: SessionDep, key: AdminKey) -> Response:
+def delete_source(source_id: Id, session: SessionDep, key: AdminKey) -> Response:
     """Delete a source and everything collected from it."""
     service.delete(session=session, source_id=source_id)
     audit.record(session=session, actor=key.name, action="delete", entity="source", entity_id=source_id)
@@ -53,7 +53,7 @@ def delete_source(source_id: int, session: SessionDep, key: AdminKey) -> Respons
 
 
 @router.post("/{source_id}/collect", response_model=RunSummary)
-async def collect_now(source_id: int, request: Request, _: WriteKey) -> RunSummary:
+async def collect_now(source_id: Id, request: Request, _: WriteKey) -> RunSummary:
     """Run the source now and return the run summary."""
     services = request.app.state.services
     with services.db.session() as session:

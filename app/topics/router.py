@@ -6,7 +6,7 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from app.audit import service as audit
 from app.core.db import utcnow
-from app.core.deps import ReadKey, SessionDep, WriteKey
+from app.core.deps import Id, ReadKey, SessionDep, WriteKey
 from app.topics import service
 from app.topics.schemas import PreviewRequest, PreviewResult, TopicCreate, TopicRead, TopicUpdate
 
@@ -39,14 +39,14 @@ def preview_rule(body: PreviewRequest, session: SessionDep, _: ReadKey) -> Previ
 
 
 @router.get("/{topic_id}", response_model=TopicRead)
-def get_topic(topic_id: int, session: SessionDep, _: ReadKey) -> TopicRead:
+def get_topic(topic_id: Id, session: SessionDep, _: ReadKey) -> TopicRead:
     """One topic."""
     return service.to_read(service.get(session=session, topic_id=topic_id))
 
 
 @router.patch("/{topic_id}", response_model=TopicRead, responses=RULE_ERROR)
 def update_topic(
-    topic_id: int, body: TopicUpdate, session: SessionDep, key: WriteKey, request: Request, tasks: BackgroundTasks
+    topic_id: Id, body: TopicUpdate, session: SessionDep, key: WriteKey, request: Request, tasks: BackgroundTasks
 ) -> TopicRead:
     """Change a topic; a new rule re-tags stored posts in the background."""
     topic = service.update(session=session, topic_id=topic_id, data=body)
@@ -57,7 +57,7 @@ def update_topic(
 
 
 @router.delete("/{topic_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_topic(topic_id: int, session: SessionDep, key: WriteKey) -> Response:
+def delete_topic(topic_id: Id, session: SessionDep, key: WriteKey) -> Response:
     """Delete a topic and its tags (posts stay)."""
     service.delete_topic(session=session, topic_id=topic_id)
     audit.record(session=session, actor=key.name, action="delete", entity="topic", entity_id=topic_id)

@@ -1,0 +1,57 @@
+"""Reminders: open (unacknowledged) 严重 incidents are re-announced every N minutes until someone acts."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.alerts.incidents import NoticeWriter, silence_for
+from app.alerts.models import Incident, IncidentEvent
+
+log = logging.getLogger(__name__)
+DEFAULT_INTERVAL = timedelta(minutes=30)
+
+
+def due_for_reminder(incident: Incident, now: datetime, interval: timedelta) -> bool:
+    """Whether an open severe incident has gone `interval` without an announcement or reminder."""
+    if incident.status != "open" or incident.grade != "severe" or incident.silenced:
+        return False
+    last = incident.last_reminded_at or incident.opened_at
+    return now - last >= interval
+
+
+def write_reminders(
+    session: Session, now: datetime, writer: NoticeWriter, *, interval: timedelta | None = None
+) -> list[int]:
+    """Write a `reminder` notice for each due incident; returns their ids.
+
+    The interval defaults to the writer's `reminder_interval` (the Outbox takes it from settings).
+    """
+    every = interval or getattr(writer, "reminder_interval", None) or DEFAULT_INTERVAL
+    stmt = select(Incident).where(Incident.status == "open", Incident.grade == "severe").order_by(Incident.id)
+    reminded = []
+    for incident in session.scalars(stmt):
+        if not due_for_reminder(incident, now, every):
+            continue
+        if silence_for(session, incident.topic_id, incident.grade, now) is not None:
+            continue
+        writer(session, incident, "reminder", now)
+        incident.last_reminded_at = now
+        minutes = int((now - incident.opened_at).total_seconds() // 60)
+        session.add(
+            IncidentEvent(
+                incident_id=incident.id,
+                at=now,
+                kind="reminder",
+                actor="system",
+                message=f"事件已持续 {minutes} 分钟仍未确认，已再次通知",
+                data={},
+            )
+        )
+        reminded.append(incident.id)
+    if reminded:
+        log.info("reminders written for incidents %s", reminded)
+    return reminded

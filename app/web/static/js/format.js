@@ -1,0 +1,59 @@
+// Labels and formatting for the Chinese UI.
+
+export const SENTIMENT = {positive: '正面', neutral: '中性', negative: '负面'};
+export const GRADE = {general: '一般', persistent: '纠缠性', influential: '影响类', severe: '严重'};
+export const STATUS = {open: '未处理', acknowledged: '已确认', resolved: '已解除'};
+export const EVENT = {
+  opened: '开启', alert: '告警', escalated: '升级', acknowledged: '确认', note: '备注', resolved: '解除',
+  checklist: '处置清单', silenced: '静默', coordination: '协同发布迹象', reminder: '提醒', notice: '通知',
+};
+export const INPUT = {
+  observed: '当前声量', baseline: '基线', ratio: '倍数', z: 'Z 分数', window_minutes: '窗口（分钟）',
+  negative: '负面帖数', negative_share: '负面占比', baseline_negative_share: '基线负面占比',
+  distinct_sources: '来源数', distinct_platforms: '平台数', media_sources: '媒体来源数', authors: '作者数',
+  engagement: '互动量', duration_minutes: '持续（分钟）', recurrences: '近 7 天复发次数',
+  critical_terms: '关键风险词',
+};
+export const RANGES = [['24h', '24小时', 24], ['3d', '3天', 72], ['7d', '7天', 168], ['30d', '30天', 720]];
+export const INTERVALS = [['5m', '5分钟', 5], ['1h', '1小时', 60], ['1d', '1天', 1440]];
+export const MAX_BUCKETS = 5000;
+
+/** A local date-time like 2026-11-23 08:05. */
+export function formatTime(value, withSeconds = false) {
+  if (!value) return '—';
+  const date = new Date(value);
+  const pad = (n) => String(n).padStart(2, '0');
+  const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+  const time = `${pad(date.getHours())}:${pad(date.getMinutes())}${withSeconds ? ':' + pad(date.getSeconds()) : ''}`;
+  return `${day} ${time}`;
+}
+
+/** A share 0..1 as a percentage. */
+export function percent(value) {
+  return `${(100 * (value || 0)).toFixed(1)}%`;
+}
+
+/** Integers with thousands separators. */
+export function count(value) {
+  return Number(value || 0).toLocaleString('zh-CN');
+}
+
+/** An input value for display (lists joined, floats rounded). */
+export function inputValue(name, value) {
+  if (Array.isArray(value)) return value.length ? value.join('、') : '—';
+  if (typeof value === 'number') {
+    if (name.endsWith('share')) return percent(value);
+    return Number.isInteger(value) ? count(value) : value.toFixed(2);
+  }
+  return value === null || value === undefined ? '—' : String(value);
+}
+
+/** Interval length in milliseconds. */
+export function intervalMs(interval) {
+  return (INTERVALS.find(([value]) => value === interval) || INTERVALS[0])[2] * 60_000;
+}
+
+/** Range length in milliseconds. */
+export function rangeMs(range) {
+  return (RANGES.find(([value]) => value === range) || RANGES[0])[2] * 3_600_000;
+}
