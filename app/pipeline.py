@@ -85,6 +85,7 @@ class Pipeline:
     settings: Settings
     analyzer: PostAnalyzer
     hooks: list[StoredHook] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
 
     def store(self, session: Session, source_id: int, raws: Sequence[RawPost]) -> IngestResult:
@@ -109,6 +110,7 @@ class Pipeline:
             source.last_run_at = source.last_success_at = self.clock()
             source.last_status = "ok"
         _count(source_name, result, rejected=len(rejected))
+        self._committed(result)
         return PushResult(accepted=result.new, duplicates=result.duplicates, rejected=rejected)
 
     async def collect(self, source_id: int, fetcher: Fetcher) -> RunSummary:
@@ -134,6 +136,8 @@ class Pipeline:
             log.exception("collector for source %s failed unexpectedly", name)
             outcome = CollectorError(f"internal error in the {spec.kind} collector ({type(exc).__name__})")
         summary = await asyncio.to_thread(self._finish_run, source_id, started, outcome)
+        if summary.new:
+            self._committed(IngestResult(new=summary.new))
         summary.duration_ms = int((time.perf_counter() - t0) * 1000)
         metrics.COLLECTOR_RUNS.labels(spec.kind, summary.status).inc()
         metrics.COLLECT_SECONDS.labels(spec.kind).observe(summary.duration_ms / 1000)
@@ -167,6 +171,11 @@ class Pipeline:
                 source_id=source.id, source=source.name, status=status, new=result.new,
                 duplicates=result.duplicates, not_modified=outcome.not_modified, warnings=outcome.warnings[:20],
             )
+
+    def _committed(self, result: IngestResult) -> None:
+        if result.new:
+            for callback in self.after_commit:
+                callback()
 
     def _record_failure(self, session: Session, source: Source, started: datetime, exc: Exception) -> RunSummary:
         finished = self.clock()

@@ -26,6 +26,7 @@ from collectors.http import Fetcher
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "api", "scheduler", "worker")
+DISPATCH_POLL_SECONDS = 0.5  # other processes' notices are picked up within this; our own at once
 Job = tuple[Callable[[], Awaitable[object]], float, str]
 
 
@@ -44,6 +45,7 @@ class Services:
     dispatcher: Any = None
     scheduler: Any = None
     retag_hooks: list[Any] = field(default_factory=list)
+    dispatch_task: asyncio.Task[None] | None = None
     role: str = "all"
 
     @classmethod
@@ -66,6 +68,7 @@ class Services:
         dispatcher_module = import_if_present("app.channels.dispatcher")
         if dispatcher_module is not None:
             services.dispatcher = dispatcher_module.Dispatcher(db=db, settings=settings)
+            pipeline.after_commit.append(services.dispatcher.wake)
         return services
 
     def jobs(self, role: str) -> list[Job]:
@@ -75,8 +78,6 @@ class Services:
         jobs: list[Job] = []
         if role in ("all", "worker"):
             jobs.append((self.worker.tick, 1.0, "collect-due-sources"))
-            if self.dispatcher is not None:
-                jobs.append((self.dispatcher.tick, 1.0, "deliver-outbox"))
         if role in ("all", "scheduler"):
             jobs.extend([
                 (self._singleton(self.engine_tick), 30.0, "detect-and-auto-resolve"),
@@ -103,6 +104,8 @@ class Services:
         """Judge every topic (closing buckets without new posts) and auto-resolve quiet incidents."""
         with self.db.session() as session:
             self.engine.tick(session, utcnow())
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
 
     def retag_tick(self) -> int:
         """Re-tag stored posts of topics whose rule changed."""
@@ -145,6 +148,8 @@ class Services:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
         self.role = role
+        if role in ("all", "worker") and self.dispatcher is not None and self.settings.scheduler_enabled:
+            self.dispatch_task = asyncio.create_task(self.dispatcher.run(interval=DISPATCH_POLL_SECONDS))
         jobs = self.jobs(role)
         if not jobs:
             return
@@ -157,6 +162,10 @@ class Services:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        if self.dispatch_task is not None:
+            self.dispatch_task.cancel()
+            await asyncio.gather(self.dispatch_task, return_exceptions=True)
+            self.dispatch_task = None
         await self.worker.drain()
         if self.dispatcher is not None and hasattr(self.dispatcher, "aclose"):
             await self.dispatcher.aclose()

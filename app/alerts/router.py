@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from sqlalchemy import select
 
 from app.alerts import incidents, service, trends
@@ -64,10 +64,13 @@ def acknowledge(incident_id: Id, session: SessionDep, key: WriteKey, body: Actio
 
 
 @router.post("/incidents/{incident_id}/resolve", response_model=IncidentRead)
-def resolve(incident_id: Id, session: SessionDep, key: WriteKey, request: Request,
+def resolve(incident_id: Id, session: SessionDep, key: WriteKey, request: Request, tasks: BackgroundTasks,
             body: ActionBody | None = None) -> IncidentRead:
     """Resolve an incident; subscribed channels get a resolution notice."""
-    writer = request.app.state.services.write_notice
+    services = request.app.state.services
+    writer = services.write_notice
+    if services.dispatcher is not None:
+        tasks.add_task(services.dispatcher.wake)
     incident = incidents.resolve(session, incident_id, actor=key.name, now=utcnow(), note=body and body.note,
                                  write_notice=writer)
     return service.incident_read(incident, session=session)

@@ -75,6 +75,13 @@ class Dispatcher:
         self.owner = owner or worker_name()
         self.rng = rng or random.Random()
         self._client, self._own_client = client, client is None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """Ask a running loop to tick now (thread-safe), e.g. right after a notice was committed."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     async def tick(self) -> TickReport:
         """Claim due deliveries, send them (channels concurrently, in order within one), record."""
@@ -91,13 +98,18 @@ class Dispatcher:
         return report
 
     async def run(self, *, interval: float = 1.0) -> None:
-        """Tick forever (a worker process); a failing tick is logged and the loop goes on."""
+        """Tick forever (a worker process): every `interval` seconds, or at once when woken."""
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         while True:
             try:
                 await self.tick()
             except Exception:  # a broken tick must not stop delivery for good
                 log.exception("dispatcher tick failed")
-            await asyncio.sleep(interval)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
 
     async def aclose(self) -> None:
         """Close the HTTP client this dispatcher opened."""

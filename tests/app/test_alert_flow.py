@@ -128,3 +128,38 @@ def test_burst_opens_one_incident_that_escalates_and_resolves(services, db) -> N
     with db.session() as session:
         incident = session.scalars(select(Incident)).one()
         assert incident.status == "resolved" and incident.resolved_by == "system"
+
+
+def test_full_path_delivers_one_message_per_channel_per_change(services, db, settings) -> None:  # type: ignore[no-untyped-def]
+    """History, then a burst through push: each subscribed channel gets the opening notice once,
+    then the escalation once, through the real engine, outbox and dispatcher."""
+    from tests.app.test_delivery_helpers import Clock as OutboxClock
+    from tests.app.test_delivery_helpers import Receiver, make_channel, notice_ids, run_ticks
+
+    receiver = Receiver().start()
+    now = datetime.now(UTC).replace(microsecond=0)  # vendors check signature timestamps against real time
+    try:
+        clock = Clock(now)
+        services.pipeline.clock = clock
+        with db.session() as session:
+            topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车"))
+            make_channel(session, receiver, "webhook", name="ops-webhook")
+            make_channel(session, receiver, "dingtalk", name="pr-dingtalk")
+        _push(services, "weibo", _history(now))
+        _push(services, "weibo", _burst(now, 0, 25))
+        outbox_clock = OutboxClock(now + timedelta(seconds=1))
+        run_ticks(db, settings, outbox_clock, ticks=3, step=1)
+        opened = notice_ids(receiver.accepted("webhook"))
+        assert len(opened) == 1 and len(receiver.accepted("dingtalk")) == 1
+
+        clock.now = now + timedelta(minutes=4)
+        _push(services, "social", _burst(clock.now, 1000, 250, extra="，已经有人死亡，要求召回"))
+        outbox_clock.now = now + timedelta(minutes=4, seconds=5)
+        run_ticks(db, settings, outbox_clock, ticks=3, step=1)
+        ids = notice_ids(receiver.accepted("webhook"))
+        assert len(ids) == 2 and len(set(ids)) == 2 and ids[0] == opened[0]
+        assert len(receiver.accepted("dingtalk")) == 2
+        run_ticks(db, settings, outbox_clock, ticks=2, step=1)
+        assert len(receiver.accepted("webhook")) == 2
+    finally:
+        receiver.stop()
