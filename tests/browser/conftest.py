@@ -57,7 +57,7 @@ def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():  # type: ignore[no-untyped-def]
     """Debian's Chromium under Playwright (never a downloaded browser)."""
     if not CHROMIUM.exists():
