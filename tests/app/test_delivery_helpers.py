@@ -12,7 +12,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +30,7 @@ from app.topics import service as topics
 from app.topics.models import Topic
 from app.topics.schemas import TopicCreate
 from tests.channels.receivers import ROUTES, Received, VendorState
+from tests.support.background_server import BackgroundHTTPServer
 
 Reply = tuple[int, dict[str, str], bytes]
 AM_TOKEN = "am-token-1"
@@ -127,34 +128,13 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class Receiver(ThreadingHTTPServer):
+class Receiver(BackgroundHTTPServer):
     """A loopback server: vendor emulators (signature, size, rate checks) plus switches."""
 
-    daemon_threads = True
-
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.state = VendorState()
         self.switches = Switches()
-        self._thread = threading.Thread(
-            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def base(self) -> str:
-        """`http://127.0.0.1:<port>`."""
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> Receiver:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self.shutdown()
-        self.server_close()
-        self._thread.join(timeout=5)
 
     def channel_spec(self, kind: str) -> dict[str, Any]:
         """URL, secret and options of a channel that the emulator of `kind` accepts."""
