@@ -108,17 +108,36 @@ class Grading:
 
 def _severe_rules(i: GradingInputs, p: GradePolicy) -> list[RuleHit]:
     hits = []
-    if i.ratio >= p.severe_ratio and i.negative_share >= p.severe_negative_share and i.observed >= p.severe_min_observed:
-        hits.append(RuleHit("severe.volume_negative", "severe",
-                            f"声量为基线 {i.ratio:.1f} 倍（≥{p.severe_ratio:g}），负面占比 {i.negative_share:.0%}"
-                            f"（≥{p.severe_negative_share:.0%}），{i.observed:.0f} 条（≥{p.severe_min_observed}）"))
+    if (
+        i.ratio >= p.severe_ratio
+        and i.negative_share >= p.severe_negative_share
+        and i.observed >= p.severe_min_observed
+    ):
+        hits.append(
+            RuleHit(
+                "severe.volume_negative",
+                "severe",
+                f"声量为基线 {i.ratio:.1f} 倍（≥{p.severe_ratio:g}），负面占比 {i.negative_share:.0%}"
+                f"（≥{p.severe_negative_share:.0%}），{i.observed:.0f} 条（≥{p.severe_min_observed}）",
+            )
+        )
     if i.critical_terms and i.negative_share >= p.critical_negative_share and i.ratio >= p.critical_min_ratio:
-        hits.append(RuleHit("severe.critical_terms", "severe",
-                            f"出现高危词「{'、'.join(i.critical_terms[:5])}」，负面占比 {i.negative_share:.0%}，"
-                            f"声量为基线 {i.ratio:.1f} 倍"))
+        hits.append(
+            RuleHit(
+                "severe.critical_terms",
+                "severe",
+                f"出现高危词「{'、'.join(i.critical_terms[:5])}」，负面占比 {i.negative_share:.0%}，"
+                f"声量为基线 {i.ratio:.1f} 倍",
+            )
+        )
     if i.engagement >= p.severe_engagement and i.negative_share >= p.critical_negative_share:
-        hits.append(RuleHit("severe.engagement", "severe",
-                            f"互动量 {i.engagement}（≥{p.severe_engagement}），负面占比 {i.negative_share:.0%}"))
+        hits.append(
+            RuleHit(
+                "severe.engagement",
+                "severe",
+                f"互动量 {i.engagement}（≥{p.severe_engagement}），负面占比 {i.negative_share:.0%}",
+            )
+        )
     return hits
 
 
@@ -127,32 +146,59 @@ def _influential_rules(i: GradingInputs, p: GradePolicy) -> list[RuleHit]:
     if i.media_sources >= p.influential_media:
         hits.append(RuleHit("influential.media", "influential", f"{i.media_sources} 家新闻媒体来源参与报道"))
     if i.distinct_platforms >= p.influential_platforms:
-        hits.append(RuleHit("influential.platforms", "influential",
-                            f"扩散到 {i.distinct_platforms} 个平台（≥{p.influential_platforms}）"))
+        hits.append(
+            RuleHit(
+                "influential.platforms",
+                "influential",
+                f"扩散到 {i.distinct_platforms} 个平台（≥{p.influential_platforms}）",
+            )
+        )
     if i.distinct_sources >= p.influential_sources:
-        hits.append(RuleHit("influential.sources", "influential",
-                            f"{i.distinct_sources} 个来源同时出现（≥{p.influential_sources}）"))
+        hits.append(
+            RuleHit(
+                "influential.sources",
+                "influential",
+                f"{i.distinct_sources} 个来源同时出现（≥{p.influential_sources}）",
+            )
+        )
     return hits
 
 
 def _persistent_rules(i: GradingInputs, p: GradePolicy) -> list[RuleHit]:
     hits = []
     if i.duration_minutes >= p.persistent_minutes:
-        hits.append(RuleHit("persistent.duration", "persistent",
-                            f"已持续 {i.duration_minutes:.0f} 分钟（≥{p.persistent_minutes:.0f}）"))
+        hits.append(
+            RuleHit(
+                "persistent.duration",
+                "persistent",
+                f"已持续 {i.duration_minutes:.0f} 分钟（≥{p.persistent_minutes:.0f}）",
+            )
+        )
     if i.recurrences >= p.persistent_recurrences:
-        hits.append(RuleHit("persistent.recurrence", "persistent",
-                            f"近 7 天内第 {i.recurrences + 1} 次出现（≥{p.persistent_recurrences + 1}）"))
+        hits.append(
+            RuleHit(
+                "persistent.recurrence",
+                "persistent",
+                f"近 7 天内第 {i.recurrences + 1} 次出现（≥{p.persistent_recurrences + 1}）",
+            )
+        )
     return hits
 
 
 def grade(inputs: GradingInputs, policy: GradePolicy | None = None) -> Grading:
     """Grade an alert: the highest grade whose rule holds, else 一般 (general)."""
     policy = policy or GradePolicy()
-    hits = _severe_rules(inputs, policy) + _influential_rules(inputs, policy) + _persistent_rules(inputs, policy)
+    hits = (
+        _severe_rules(inputs, policy) + _influential_rules(inputs, policy) + _persistent_rules(inputs, policy)
+    )
     if not hits:
-        hits = [RuleHit("general.spike", "general",
-                        f"声量 {inputs.observed:.0f} 条，为基线 {inputs.ratio:.1f} 倍，范围有限")]
+        hits = [
+            RuleHit(
+                "general.spike",
+                "general",
+                f"声量 {inputs.observed:.0f} 条，为基线 {inputs.ratio:.1f} 倍，范围有限",
+            )
+        ]
     top = max(hits, key=lambda hit: grade_rank(hit.grade)).grade
     return Grading(grade=top, hits=tuple(hits), inputs=inputs)
 
@@ -163,8 +209,11 @@ def headline(inputs: GradingInputs, detector: str = "volume") -> str:
         detector, "声量"
     )
     if detector == "negative_share":
-        return (f"负面占比 {inputs.window_minutes} 分钟内升至 {inputs.negative_share:.0%}，"
-                f"基线 {inputs.baseline_negative_share:.0%}（{inputs.observed:.0f} 条中 {inputs.negative} 条负面）")
+        return (
+            f"负面占比 {inputs.window_minutes} 分钟内升至 {inputs.negative_share:.0%}，"
+            f"基线 {inputs.baseline_negative_share:.0%}"
+            f"（{inputs.observed:.0f} 条中 {inputs.negative} 条负面）"
+        )
     observed = inputs.negative if detector == "negative_volume" else inputs.observed
     return f"{what} {inputs.window_minutes} 分钟内 {observed:.0f} 条，为基线 {inputs.ratio:.1f} 倍"
 

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 from analysis.grading import GRADES, grade_rank
 
-FIRST_STATEMENT_TARGET = {"general": None, "persistent": "24 小时", "influential": "4 小时", "severe": "1 小时"}
+FIRST_STATEMENT_TARGET = {
+    "general": None,
+    "persistent": "24 小时",
+    "influential": "4 小时",
+    "severe": "1 小时",
+}
 ETHICS_NOTE = "本清单只包含正当的沟通与处置措施：不做有偿删帖，不雇佣水军，不压制或干扰搜索结果。"
 
 
@@ -49,7 +54,9 @@ def checklist(grade: str) -> list[Step]:
     target = FIRST_STATEMENT_TARGET.get(grade)
     if target:
         steps = [
-            Step(s.code, s.grade, s.text.replace("在目标时限内", f"在 {target} 内")) if s.code == "statement" else s
+            Step(s.code, s.grade, s.text.replace("在目标时限内", f"在 {target} 内"))
+            if s.code == "statement"
+            else s
             for s in steps
         ]
     return steps

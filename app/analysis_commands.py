@@ -21,7 +21,9 @@ def _open(path: str, mode: str) -> Iterator[TextIO]:
         stream = sys.stdin if "r" in mode else sys.stdout
         yield stream
         return
-    with open(path, mode, encoding="utf-8", errors="replace" if "r" in mode else "strict", newline="") as handle:
+    with open(
+        path, mode, encoding="utf-8", errors="replace" if "r" in mode else "strict", newline=""
+    ) as handle:
         yield handle
 
 
@@ -72,7 +74,9 @@ def detect(
 
 @cli.command("train-sentiment")
 def train_sentiment(
-    input: Annotated[list[Path], typer.Option("--input", "-i", help="Labelled JSONL {text, label}; repeatable.")],
+    input: Annotated[
+        list[Path], typer.Option("--input", "-i", help="Labelled JSONL {text, label}; repeatable.")
+    ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the model to.")],
     dev: Annotated[Path | None, typer.Option(help="Labelled JSONL for model selection and metrics.")] = None,
 ) -> None:

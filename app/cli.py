@@ -11,8 +11,11 @@ import typer
 
 from app.core.config import Settings, SettingsError, load_settings
 
-cli = typer.Typer(help="Yuqing 舆情监测与预警: collect, understand, warn, deliver.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+cli = typer.Typer(
+    help="Yuqing 舆情监测与预警: collect, understand, warn, deliver.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 keys_cli = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
 
@@ -75,8 +78,14 @@ def keys_create(
             key, plain = service.create(session=session, name=name, scope=scope)
             from app.audit import service as audit
 
-            audit.record(session=session, actor="cli", action="create", entity="key", entity_id=key.id,
-                         details={"name": name, "scope": scope})
+            audit.record(
+                session=session,
+                actor="cli",
+                action="create",
+                entity="key",
+                entity_id=key.id,
+                details={"name": name, "scope": scope},
+            )
     except AppError as exc:
         typer.echo(f"yuqing: {exc.message}", err=True)
         raise typer.Exit(1) from None

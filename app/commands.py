@@ -48,7 +48,11 @@ def collect(
     failed = 0
     for summary in asyncio.run(run()):
         failed += summary.status == "error"
-        detail = f"error: {summary.error}" if summary.error else f"new {summary.new}, duplicates {summary.duplicates}"
+        detail = (
+            f"error: {summary.error}"
+            if summary.error
+            else f"new {summary.new}, duplicates {summary.duplicates}"
+        )
         typer.echo(f"{summary.source}\t{summary.status}\t{detail}")
     raise typer.Exit(1 if failed else 0)
 

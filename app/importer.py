@@ -77,7 +77,9 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
-def import_posts(pipeline: Pipeline, path: Path, source: str, *, batch_size: int = 500, progress: bool = True) -> ImportReport:
+def import_posts(
+    pipeline: Pipeline, path: Path, source: str, *, batch_size: int = 500, progress: bool = True
+) -> ImportReport:
     """Import a file in batches; each batch is one transaction; bad rows are reported, not fatal."""
     report = ImportReport()
     batch: list[tuple[int, Any]] = []

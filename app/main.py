@@ -18,13 +18,15 @@ from app.core.modules import import_if_present
 from app.services import Services
 
 log = logging.getLogger(__name__)
-API_DESCRIPTION = """Yuqing (舆情) collects public posts and feeds, understands Chinese text, warns early when a
-crisis forms and delivers alerts to chat. Every endpoint except `/healthz` and `/readyz` needs
+API_DESCRIPTION = """Yuqing (舆情) collects public posts and feeds, understands Chinese text, warns early
+when a crisis forms and delivers alerts to chat. Every endpoint except `/healthz` and `/readyz` needs
 `Authorization: Bearer <key>` (create one with `yuqing keys create`). Scopes: read < write < admin.
 Errors always look like `{"error": {"code", "message", "details"}}`."""
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None, role: str = "all") -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None, role: str = "all"
+) -> FastAPI:
     """Build the application; background work starts in the lifespan according to `role`."""
     settings = settings or get_settings()
     services = services or Services.create(settings)
@@ -37,7 +39,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         finally:
             await services.stop()
 
-    app = FastAPI(title="Yuqing 舆情监测与预警 API", version="1", description=API_DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Yuqing 舆情监测与预警 API", version="1", description=API_DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.services = services
     app.state.db = services.db
@@ -51,7 +55,9 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     limit = settings.max_body_bytes
 
     @app.middleware("http")
-    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit:

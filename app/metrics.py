@@ -29,13 +29,19 @@ class QueueGauges(Collector):
         """Due sources and pending deliveries."""
         now = utcnow()
         with self.db.session() as session:
-            due = session.scalar(select(func.count(Source.id)).where(
-                Source.enabled.is_(True), Source.kind != "push",
-                or_(Source.next_run_at.is_(None), Source.next_run_at <= now)))
+            due = session.scalar(
+                select(func.count(Source.id)).where(
+                    Source.enabled.is_(True),
+                    Source.kind != "push",
+                    or_(Source.next_run_at.is_(None), Source.next_run_at <= now),
+                )
+            )
             pending = session.scalar(select(func.count(Delivery.id)).where(Delivery.status == "pending"))
             failing = session.scalar(select(func.count(Source.id)).where(Source.consecutive_failures > 0))
         yield GaugeMetricFamily("yuqing_sources_due", "Sources due for collection now", value=due or 0)
-        yield GaugeMetricFamily("yuqing_outbox_pending", "Deliveries waiting in the outbox", value=pending or 0)
+        yield GaugeMetricFamily(
+            "yuqing_outbox_pending", "Deliveries waiting in the outbox", value=pending or 0
+        )
         yield GaugeMetricFamily("yuqing_sources_failing", "Sources whose last run failed", value=failing or 0)
 
 

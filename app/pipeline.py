@@ -93,7 +93,9 @@ class Pipeline:
         now = self.clock()
         self.analyzer.refresh_topics(session)
         started = time.perf_counter()
-        result = ingest_posts(session=session, source_id=source_id, raws=raws, analyzer=self.analyzer, now=now)
+        result = ingest_posts(
+            session=session, source_id=source_id, raws=raws, analyzer=self.analyzer, now=now
+        )
         metrics.ANALYSIS_SECONDS.observe(time.perf_counter() - started)
         metrics.ANALYSED.inc(result.new)
         if result.stored:
@@ -128,7 +130,7 @@ class Pipeline:
             outcome: CollectResult | Exception = await asyncio.wait_for(
                 collector.collect(spec, state, fetcher), timeout=budget
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             outcome = CollectorError(f"collection took longer than {budget:.0f} s and was abandoned")
         except CollectorError as exc:
             outcome = exc
@@ -148,12 +150,18 @@ class Pipeline:
             metrics.POSTS_DUPLICATE.labels(name).inc(summary.duplicates)
         log.info(
             "collect source=%s status=%s new=%d duplicates=%d duration_ms=%d%s",
-            name, summary.status, summary.new, summary.duplicates, summary.duration_ms,
+            name,
+            summary.status,
+            summary.new,
+            summary.duplicates,
+            summary.duration_ms,
             f" error={summary.error}" if summary.error else "",
         )
         return summary
 
-    def _finish_run(self, source_id: int, started: datetime, outcome: CollectResult | Exception) -> RunSummary:
+    def _finish_run(
+        self, source_id: int, started: datetime, outcome: CollectResult | Exception
+    ) -> RunSummary:
         with self.db.session() as session:
             source = sources.get(session=session, source_id=source_id)
             if isinstance(outcome, Exception):
@@ -163,13 +171,24 @@ class Pipeline:
             source.state = outcome.state.to_dict()
             finished = self.clock()
             sources.record_run(
-                session=session, source=source, started_at=started, finished_at=finished, status=status,
-                new=result.new, duplicates=result.duplicates, http_status=outcome.http_status,
+                session=session,
+                source=source,
+                started_at=started,
+                finished_at=finished,
+                status=status,
+                new=result.new,
+                duplicates=result.duplicates,
+                http_status=outcome.http_status,
             )
             source.next_run_at = next_run(source, finished, retry_after=outcome.retry_after)
             return RunSummary(
-                source_id=source.id, source=source.name, status=status, new=result.new,
-                duplicates=result.duplicates, not_modified=outcome.not_modified, warnings=outcome.warnings[:20],
+                source_id=source.id,
+                source=source.name,
+                status=status,
+                new=result.new,
+                duplicates=result.duplicates,
+                not_modified=outcome.not_modified,
+                warnings=outcome.warnings[:20],
             )
 
     def _committed(self, result: IngestResult) -> None:
@@ -177,13 +196,20 @@ class Pipeline:
             for callback in self.after_commit:
                 callback()
 
-    def _record_failure(self, session: Session, source: Source, started: datetime, exc: Exception) -> RunSummary:
+    def _record_failure(
+        self, session: Session, source: Source, started: datetime, exc: Exception
+    ) -> RunSummary:
         finished = self.clock()
         message = str(exc) or type(exc).__name__
         status_code = getattr(exc, "status", None)
         sources.record_run(
-            session=session, source=source, started_at=started, finished_at=finished, status="error",
-            error=message, http_status=status_code if isinstance(status_code, int) else None,
+            session=session,
+            source=source,
+            started_at=started,
+            finished_at=finished,
+            status="error",
+            error=message,
+            http_status=status_code if isinstance(status_code, int) else None,
         )
         retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
         source.next_run_at = next_run(source, finished, retry_after=retry_after, failed=True)
@@ -197,7 +223,9 @@ def _count(source: str, result: IngestResult, *, rejected: int) -> None:
         metrics.POSTS_REJECTED.labels(source).inc(rejected)
 
 
-def next_run(source: Source, now: datetime, *, retry_after: float | None = None, failed: bool = False) -> datetime:
+def next_run(
+    source: Source, now: datetime, *, retry_after: float | None = None, failed: bool = False
+) -> datetime:
     """When a source runs next: its interval with ±10% jitter, backed off after failures."""
     if failed:
         delay = sources.failure_backoff(source.interval_seconds, source.consecutive_failures)

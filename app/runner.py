@@ -39,6 +39,11 @@ def run_server(settings: Settings, *, host: str, port: int, role: str = "all") -
     if settings.is_sqlite:
         upgrade(settings.database_url)
     app = create_app(settings, role=role)
-    log.info("serving role=%s on http://%s:%d (database: %s)", role, host, port,
-             "SQLite" if settings.is_sqlite else "PostgreSQL")
+    log.info(
+        "serving role=%s on http://%s:%d (database: %s)",
+        role,
+        host,
+        port,
+        "SQLite" if settings.is_sqlite else "PostgreSQL",
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=20)

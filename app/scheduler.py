@@ -54,7 +54,9 @@ def claim_due_sources(db: Database, *, owner: str, limit: int, lease: timedelta)
         ids = list(session.scalars(stmt))
         if ids:
             session.execute(
-                update(Source).where(Source.id.in_(ids)).values(lease_owner=owner, lease_expires_at=now + lease)
+                update(Source)
+                .where(Source.id.in_(ids))
+                .values(lease_owner=owner, lease_expires_at=now + lease)
             )
     return ids
 
@@ -156,7 +158,13 @@ def build_scheduler(jobs: list[tuple[Callable[[], Awaitable[object]], float, str
     scheduler = AsyncIOScheduler(timezone="UTC")
     for func, seconds, name in jobs:
         scheduler.add_job(
-            func, "interval", seconds=seconds, id=name, name=name, max_instances=1, coalesce=True,
+            func,
+            "interval",
+            seconds=seconds,
+            id=name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
             misfire_grace_time=max(int(seconds), 1),
         )
     return scheduler

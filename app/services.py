@@ -49,21 +49,35 @@ class Services:
     role: str = "all"
 
     @classmethod
-    def create(cls, settings: Settings, *, db: Database | None = None, analyzer: PostAnalyzer | None = None) -> Services:
+    def create(
+        cls, settings: Settings, *, db: Database | None = None, analyzer: PostAnalyzer | None = None
+    ) -> Services:
         """Wire the parts for these settings (nothing starts until `start`)."""
         db = db or Database(settings.database_url)
         outbox_module = import_if_present("app.channels.outbox")
         write_notice = outbox_module.Outbox(settings) if outbox_module else None
         engine = AlertEngine(
-            EngineConfig(critical_terms=settings.critical_terms,
-                         quiet_for=timedelta(minutes=settings.auto_resolve_minutes)),
+            EngineConfig(
+                critical_terms=settings.critical_terms,
+                quiet_for=timedelta(minutes=settings.auto_resolve_minutes),
+            ),
             write_notice=write_notice,
         )
-        pipeline = Pipeline(db=db, settings=settings, analyzer=analyzer or PostAnalyzer(), hooks=[engine.on_stored])
+        pipeline = Pipeline(
+            db=db, settings=settings, analyzer=analyzer or PostAnalyzer(), hooks=[engine.on_stored]
+        )
         fetcher = make_fetcher(settings)
         worker = CollectionWorker(pipeline, fetcher, concurrency=settings.collect_concurrency)
-        services = cls(settings=settings, db=db, pipeline=pipeline, engine=engine, fetcher=fetcher, worker=worker,
-                       lock=SchedulerLock(db), write_notice=engine.write_notice)
+        services = cls(
+            settings=settings,
+            db=db,
+            pipeline=pipeline,
+            engine=engine,
+            fetcher=fetcher,
+            worker=worker,
+            lock=SchedulerLock(db),
+            write_notice=engine.write_notice,
+        )
         services.retag_hooks.append(lambda session, topic_id: rollups.rebuild(session, topic_id))
         dispatcher_module = import_if_present("app.channels.dispatcher")
         if dispatcher_module is not None:
@@ -79,12 +93,14 @@ class Services:
         if role in ("all", "worker"):
             jobs.append((self.worker.tick, 1.0, "collect-due-sources"))
         if role in ("all", "scheduler"):
-            jobs.extend([
-                (self._singleton(self.engine_tick), 30.0, "detect-and-auto-resolve"),
-                (self._singleton(self.retag_tick), 5.0, "retag-topics"),
-                (self._singleton(self.reminder_tick), 60.0, "incident-reminders"),
-                (self._singleton(self.retention_tick), 3600.0, "retention"),
-            ])
+            jobs.extend(
+                [
+                    (self._singleton(self.engine_tick), 30.0, "detect-and-auto-resolve"),
+                    (self._singleton(self.retag_tick), 5.0, "retag-topics"),
+                    (self._singleton(self.reminder_tick), 60.0, "incident-reminders"),
+                    (self._singleton(self.retention_tick), 3600.0, "retention"),
+                ]
+            )
         return jobs
 
     def _singleton(self, job: Callable[[], object]) -> Callable[[], Awaitable[object]]:

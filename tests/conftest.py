@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from app.core.config import Settings, load_settings
 from app.core.db import Database
 from app.core.migrate import upgrade
+from tests.support.loopback import loopback_server  # noqa: F401  (fixture for every test package)
 
 PG_URL = os.environ.get("YUQING_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgres"]

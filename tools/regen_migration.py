@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from alembic import command  # noqa: E402
-
 from app.core.migrate import alembic_config  # noqa: E402
 
 
@@ -25,8 +24,12 @@ def main() -> None:
     for old in versions.glob("0001_*.py"):
         old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
-        command.revision(alembic_config(f"sqlite:///{tmp}/empty.db"), message="initial schema", autogenerate=True,
-                         rev_id="0001")
+        command.revision(
+            alembic_config(f"sqlite:///{tmp}/empty.db"),
+            message="initial schema",
+            autogenerate=True,
+            rev_id="0001",
+        )
     path = next(versions.glob("0001_*.py"))
     text = path.read_text()
     text = text.replace("astext_type=Text()", "astext_type=sa.Text()")

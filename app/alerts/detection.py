@@ -46,24 +46,37 @@ class DetectorSpec:
 
 
 SPECS: tuple[DetectorSpec, ...] = (
-    DetectorSpec("volume", VolumeSpikeDetector, VolumeSpikeDetector.from_state,
-                 lambda d, t, c: d.update(t, c.total)),
-    DetectorSpec("negative_volume", NegativeVolumeSpikeDetector, NegativeVolumeSpikeDetector.from_state,
-                 lambda d, t, c: d.update(t, c.negative)),
-    DetectorSpec("negative_share", NegativeShareShiftDetector, NegativeShareShiftDetector.from_state,
-                 lambda d, t, c: d.update(t, round(c.negative), round(c.total))),
+    DetectorSpec(
+        "volume", VolumeSpikeDetector, VolumeSpikeDetector.from_state, lambda d, t, c: d.update(t, c.total)
+    ),
+    DetectorSpec(
+        "negative_volume",
+        NegativeVolumeSpikeDetector,
+        NegativeVolumeSpikeDetector.from_state,
+        lambda d, t, c: d.update(t, c.negative),
+    ),
+    DetectorSpec(
+        "negative_share",
+        NegativeShareShiftDetector,
+        NegativeShareShiftDetector.from_state,
+        lambda d, t, c: d.update(t, round(c.negative), round(c.total)),
+    ),
 )
 
 
 def load_counts(session: Session, topic_id: int, start: datetime, end: datetime) -> dict[datetime, Counts]:
     """Counts per bucket of a topic in [start, end)."""
-    stmt = select(Rollup).where(Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end)
+    stmt = select(Rollup).where(
+        Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end
+    )
     return {row.bucket_start: Counts.of(row) for row in session.scalars(stmt)}
 
 
 def earliest_bucket(session: Session, topic_id: int) -> datetime | None:
     """The topic's first stored bucket."""
-    stmt = select(Rollup.bucket_start).where(Rollup.topic_id == topic_id).order_by(Rollup.bucket_start).limit(1)
+    stmt = (
+        select(Rollup.bucket_start).where(Rollup.topic_id == topic_id).order_by(Rollup.bucket_start).limit(1)
+    )
     return session.scalar(stmt)
 
 
@@ -124,7 +137,9 @@ def peek(live: Mapping[str, Any], topic_id: int, session: Session, now: datetime
     current = bucket_start(now)
     counts = load_counts(session, topic_id, current - BUCKET, current + BUCKET)
     elapsed = (now - current) / BUCKET
-    window = counts.get(current, Counts()).blend(counts.get(current - BUCKET, Counts()), max(0.0, 1.0 - elapsed))
+    window = counts.get(current, Counts()).blend(
+        counts.get(current - BUCKET, Counts()), max(0.0, 1.0 - elapsed)
+    )
     decisions = {}
     for spec in SPECS:
         probe = spec.restore(live[spec.name].state_dict())

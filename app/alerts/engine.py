@@ -66,7 +66,9 @@ class AlertEngine:
         for topic_id, posts in fresh.items():
             self.evaluate(session, topic_id, now, fresh=posts)
 
-    def evaluate(self, session: Session, topic_id: int, now: datetime, fresh: Sequence[StoredPost] = ()) -> str | None:
+    def evaluate(
+        self, session: Session, topic_id: int, now: datetime, fresh: Sequence[StoredPost] = ()
+    ) -> str | None:
         """Judge one topic now; returns the detector that fired, if any."""
         topic = session.get(Topic, topic_id)
         if topic is None or not topic.enabled:
@@ -89,14 +91,21 @@ class AlertEngine:
         if not fresh:
             return None
         signals = [
-            PostSignal(cluster_id=p.cluster_id if p.cluster_id is not None else p.id, author=p.author or "",
-                       source=str(p.source_id), created_at=p.published_at, followers=None)
+            PostSignal(
+                cluster_id=p.cluster_id if p.cluster_id is not None else p.id,
+                author=p.author or "",
+                source=str(p.source_id),
+                created_at=p.published_at,
+                followers=None,
+            )
             for p in fresh
         ]
         found = self._coordination[topic_id].update(now, signals)
         return found[0] if found else None
 
-    def _track_signal(self, session: Session, topic_id: int, decisions: dict[str, Any], now: datetime) -> None:
+    def _track_signal(
+        self, session: Session, topic_id: int, decisions: dict[str, Any], now: datetime
+    ) -> None:
         incident = incidents.active_incident(session, topic_id)
         if incident is None:
             return
@@ -104,43 +113,79 @@ class AlertEngine:
         if volume.ratio >= ELEVATED_RATIO and volume.observed >= 3:
             incidents.signal(incident, now)
 
-    def _raise(self, session: Session, topic: Topic, detector: str, decisions: dict[str, Any],
-               window: detection.Counts, now: datetime, evidence: Any) -> None:
+    def _raise(
+        self,
+        session: Session,
+        topic: Topic,
+        detector: str,
+        decisions: dict[str, Any],
+        window: detection.Counts,
+        now: datetime,
+        evidence: Any,
+    ) -> None:
         decision = decisions["negative_volume" if detector == "negative_volume" else "volume"]
         inputs = self._inputs(session, topic, decision, window, now, decisions["negative_share"])
-        grading = grade(inputs, GradePolicy.from_overrides({**vars(self.config.policy), **topic.settings.get("grading", {})}))
+        grading = grade(
+            inputs,
+            GradePolicy.from_overrides({**vars(self.config.policy), **topic.settings.get("grading", {})}),
+        )
         line = headline(inputs, detector)
         cluster_ids = [evidence.cluster_id] if evidence is not None else []
         alert, incident = incidents.record_alert(
-            session, topic=topic, detector=detector, grading=grading, headline=line, observed=inputs.observed,
-            baseline=inputs.baseline, ratio=inputs.ratio, score=float(decisions.get(detector, decision).score),
-            bucket=bucket_start(now), now=now, cluster_ids=cluster_ids, write_notice=self.write_notice,
+            session,
+            topic=topic,
+            detector=detector,
+            grading=grading,
+            headline=line,
+            observed=inputs.observed,
+            baseline=inputs.baseline,
+            ratio=inputs.ratio,
+            score=float(decisions.get(detector, decision).score),
+            bucket=bucket_start(now),
+            now=now,
+            cluster_ids=cluster_ids,
+            write_notice=self.write_notice,
         )
         if evidence is not None:
             incidents.coordination_event(session, incident, evidence, now)
         metrics.ALERTS.labels(grading.grade).inc()
-        log.info("alert topic=%s detector=%s grade=%s incident=%s", topic.id, detector, grading.grade, incident.id)
+        log.info(
+            "alert topic=%s detector=%s grade=%s incident=%s", topic.id, detector, grading.grade, incident.id
+        )
 
-    def _inputs(self, session: Session, topic: Topic, decision: Any, window: detection.Counts,
-                now: datetime, share: Any) -> GradingInputs:
+    def _inputs(
+        self,
+        session: Session,
+        topic: Topic,
+        decision: Any,
+        window: detection.Counts,
+        now: datetime,
+        share: Any,
+    ) -> GradingInputs:
         since = now - CONTEXT_WINDOW
         members = _members(session, topic.id, since)
         incident = incidents.active_incident(session, topic.id)
         engagement = session.scalar(
             select(func.coalesce(func.sum(Rollup.engagement), 0)).where(
-                Rollup.topic_id == topic.id, Rollup.bucket_start >= bucket_start(since))
+                Rollup.topic_id == topic.id, Rollup.bucket_start >= bucket_start(since)
+            )
         )
         texts = _recent_texts(session, topic.id, since)
         terms = list(topic.critical_terms or []) or list(self.config.critical_terms)
         baseline = float(decision.baseline or 0.0)
         return GradingInputs(
-            observed=round(window.total, 1), baseline=round(baseline, 2),
-            ratio=round(float(decision.ratio or 0.0), 2), z=round(float(decision.z or 0.0), 2), window_minutes=5,
+            observed=round(window.total, 1),
+            baseline=round(baseline, 2),
+            ratio=round(float(decision.ratio or 0.0), 2),
+            z=round(float(decision.z or 0.0), 2),
+            window_minutes=5,
             negative=int(round(window.negative)),
             negative_share=round(window.negative / window.total, 3) if window.total else 0.0,
             baseline_negative_share=round(float(share.baseline), 3),
-            distinct_sources=len(members["s"]), distinct_platforms=len(members["p"]) or 1,
-            media_sources=_media_count(session, members["s"]), authors=len(members["a"]),
+            distinct_sources=len(members["s"]),
+            distinct_platforms=len(members["p"]) or 1,
+            media_sources=_media_count(session, members["s"]),
+            authors=len(members["a"]),
             engagement=int(engagement or 0),
             duration_minutes=round((now - incident.opened_at).total_seconds() / 60, 1) if incident else 0.0,
             recurrences=incidents.recurrences(session, topic.id, now) - (1 if incident else 0),
@@ -151,12 +196,15 @@ class AlertEngine:
         """Periodic: judge every enabled topic (closes buckets even without new posts), auto-resolve."""
         for topic_id in session.scalars(select(Topic.id).where(Topic.enabled.is_(True))):
             self.evaluate(session, topic_id, now)
-        incidents.auto_resolve(session, now=now, quiet_for=self.config.quiet_for, write_notice=self.write_notice)
+        incidents.auto_resolve(
+            session, now=now, quiet_for=self.config.quiet_for, write_notice=self.write_notice
+        )
 
 
 def _members(session: Session, topic_id: int, since: datetime) -> dict[str, set[str]]:
     stmt = select(RollupMember.kind, RollupMember.member).where(
-        RollupMember.topic_id == topic_id, RollupMember.bucket_start >= bucket_start(since))
+        RollupMember.topic_id == topic_id, RollupMember.bucket_start >= bucket_start(since)
+    )
     found: dict[str, set[str]] = {"a": set(), "s": set(), "p": set()}
     for kind, member in session.execute(stmt):
         found.setdefault(kind, set()).add(member)

@@ -42,7 +42,8 @@ def active_incident(session: Session, topic_id: int) -> Incident | None:
 def silence_for(session: Session, topic_id: int, grade: str, now: datetime) -> Silence | None:
     """A silence covering this topic and grade right now, if any."""
     stmt = select(Silence).where(
-        Silence.starts_at <= now, Silence.ends_at > now,
+        Silence.starts_at <= now,
+        Silence.ends_at > now,
         or_(Silence.topic_id.is_(None), Silence.topic_id == topic_id),
     )
     for silence in session.scalars(stmt):
@@ -51,25 +52,52 @@ def silence_for(session: Session, topic_id: int, grade: str, now: datetime) -> S
     return None
 
 
-def _event(session: Session, incident: Incident, kind: str, message: str, *, at: datetime,
-           actor: str = "system", data: dict[str, Any] | None = None) -> None:
-    session.add(IncidentEvent(incident_id=incident.id, at=at, kind=kind, actor=actor, message=message,
-                              data=data or {}))
+def _event(
+    session: Session,
+    incident: Incident,
+    kind: str,
+    message: str,
+    *,
+    at: datetime,
+    actor: str = "system",
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        IncidentEvent(
+            incident_id=incident.id, at=at, kind=kind, actor=actor, message=message, data=data or {}
+        )
+    )
 
 
 def _checklist_state(grade: str, previous: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     done = {item["code"]: item for item in previous or []}
     return [
-        {"code": step.code, "text": step.text, "done": bool(done.get(step.code, {}).get("done")),
-         "done_by": done.get(step.code, {}).get("done_by"), "done_at": done.get(step.code, {}).get("done_at")}
+        {
+            "code": step.code,
+            "text": step.text,
+            "done": bool(done.get(step.code, {}).get("done")),
+            "done_by": done.get(step.code, {}).get("done_by"),
+            "done_at": done.get(step.code, {}).get("done_at"),
+        }
         for step in checklist(grade)
     ]
 
 
 def record_alert(
-    session: Session, *, topic: Topic, detector: str, grading: Grading, headline: str, observed: float,
-    baseline: float, ratio: float, score: float, bucket: datetime, now: datetime,
-    cluster_ids: list[int] | None = None, write_notice: NoticeWriter = _no_notice,
+    session: Session,
+    *,
+    topic: Topic,
+    detector: str,
+    grading: Grading,
+    headline: str,
+    observed: float,
+    baseline: float,
+    ratio: float,
+    score: float,
+    bucket: datetime,
+    now: datetime,
+    cluster_ids: list[int] | None = None,
+    write_notice: NoticeWriter = _no_notice,
 ) -> tuple[Alert, Incident]:
     """Store a graded alert and open, update or escalate the topic's incident (notices as needed)."""
     incident = active_incident(session, topic.id)
@@ -77,46 +105,103 @@ def record_alert(
     inputs = grading.inputs.to_dict() if grading.inputs else {}
     reasons = [hit.reason for hit in grading.hits]
     if incident is None:
-        incident = _open(session, topic, grading, headline, inputs, reasons, now, silenced=silence is not None)
+        incident = _open(
+            session, topic, grading, headline, inputs, reasons, now, silenced=silence is not None
+        )
         kind: str | None = "incident_opened"
     else:
         kind = _update(session, incident, grading, headline, inputs, reasons, now)
     if cluster_ids:
         incident.cluster_ids = sorted(set(incident.cluster_ids or []) | set(cluster_ids))[-20:]
     alert = Alert(
-        topic_id=topic.id, incident_id=incident.id, detector=detector, fired_at=now, bucket_start=bucket,
-        grade=grading.grade, status="silenced" if silence else "active", observed=observed, baseline=baseline,
-        ratio=ratio, score=score, headline=headline, inputs=inputs, rules=grading.rules,
+        topic_id=topic.id,
+        incident_id=incident.id,
+        detector=detector,
+        fired_at=now,
+        bucket_start=bucket,
+        grade=grading.grade,
+        status="silenced" if silence else "active",
+        observed=observed,
+        baseline=baseline,
+        ratio=ratio,
+        score=score,
+        headline=headline,
+        inputs=inputs,
+        rules=grading.rules,
     )
     session.add(alert)
     if kind and silence is None:
         write_notice(session, incident, kind, now)
     elif kind and silence is not None:
-        _event(session, incident, "silenced", f"通知已静默：{silence.reason}", at=now, data={"silence_id": silence.id})
+        _event(
+            session,
+            incident,
+            "silenced",
+            f"通知已静默：{silence.reason}",
+            at=now,
+            data={"silence_id": silence.id},
+        )
     return alert, incident
 
 
-def _open(session: Session, topic: Topic, grading: Grading, headline: str, inputs: dict[str, Any],
-          reasons: list[str], now: datetime, *, silenced: bool) -> Incident:
+def _open(
+    session: Session,
+    topic: Topic,
+    grading: Grading,
+    headline: str,
+    inputs: dict[str, Any],
+    reasons: list[str],
+    now: datetime,
+    *,
+    silenced: bool,
+) -> Incident:
     incident = Incident(
-        topic_id=topic.id, status="open", grade=grading.grade, headline=headline,
-        title=f"【{GRADE_LABELS[grading.grade]}】{topic.name}：{headline}", inputs=inputs, rules=grading.rules,
-        checklist=_checklist_state(grading.grade), opened_at=now, last_signal_at=now, silenced=silenced,
+        topic_id=topic.id,
+        status="open",
+        grade=grading.grade,
+        headline=headline,
+        title=f"【{GRADE_LABELS[grading.grade]}】{topic.name}：{headline}",
+        inputs=inputs,
+        rules=grading.rules,
+        checklist=_checklist_state(grading.grade),
+        opened_at=now,
+        last_signal_at=now,
+        silenced=silenced,
         cluster_ids=[],
     )
     session.add(incident)
     session.flush()
-    _event(session, incident, "opened", f"事件开启，分级 {GRADE_LABELS[grading.grade]}：{headline}", at=now,
-           data={"grade": grading.grade, "rules": grading.rules, "reasons": reasons, "inputs": inputs})
+    _event(
+        session,
+        incident,
+        "opened",
+        f"事件开启，分级 {GRADE_LABELS[grading.grade]}：{headline}",
+        at=now,
+        data={"grade": grading.grade, "rules": grading.rules, "reasons": reasons, "inputs": inputs},
+    )
     return incident
 
 
-def _update(session: Session, incident: Incident, grading: Grading, headline: str, inputs: dict[str, Any],
-            reasons: list[str], now: datetime) -> str | None:
+def _update(
+    session: Session,
+    incident: Incident,
+    grading: Grading,
+    headline: str,
+    inputs: dict[str, Any],
+    reasons: list[str],
+    now: datetime,
+) -> str | None:
     incident.last_signal_at = now
     new_grade = escalate(incident.grade, grading.grade)
     if new_grade == incident.grade:
-        _event(session, incident, "alert", headline, at=now, data={"grade": grading.grade, "rules": grading.rules})
+        _event(
+            session,
+            incident,
+            "alert",
+            headline,
+            at=now,
+            data={"grade": grading.grade, "rules": grading.rules},
+        )
         return None
     old = incident.grade
     incident.grade = new_grade
@@ -125,8 +210,14 @@ def _update(session: Session, incident: Incident, grading: Grading, headline: st
     incident.rules = grading.rules
     incident.title = incident.title.replace(f"【{GRADE_LABELS[old]}】", f"【{GRADE_LABELS[new_grade]}】", 1)
     incident.checklist = _checklist_state(new_grade, incident.checklist)
-    _event(session, incident, "escalated", f"分级由 {GRADE_LABELS[old]} 升级为 {GRADE_LABELS[new_grade]}：{headline}",
-           at=now, data={"from": old, "to": new_grade, "rules": grading.rules, "reasons": reasons, "inputs": inputs})
+    _event(
+        session,
+        incident,
+        "escalated",
+        f"分级由 {GRADE_LABELS[old]} 升级为 {GRADE_LABELS[new_grade]}：{headline}",
+        at=now,
+        data={"from": old, "to": new_grade, "rules": grading.rules, "reasons": reasons, "inputs": inputs},
+    )
     return "escalated"
 
 
@@ -143,7 +234,9 @@ def get(session: Session, incident_id: int) -> Incident:
     return incident
 
 
-def acknowledge(session: Session, incident_id: int, *, actor: str, now: datetime, note: str | None = None) -> Incident:
+def acknowledge(
+    session: Session, incident_id: int, *, actor: str, now: datetime, note: str | None = None
+) -> Incident:
     """Acknowledge an open incident (stops reminders)."""
     incident = get(session, incident_id)
     if incident.status == "resolved":
@@ -156,8 +249,15 @@ def acknowledge(session: Session, incident_id: int, *, actor: str, now: datetime
     return incident
 
 
-def resolve(session: Session, incident_id: int, *, actor: str, now: datetime, note: str | None = None,
-            write_notice: NoticeWriter = _no_notice) -> Incident:
+def resolve(
+    session: Session,
+    incident_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    note: str | None = None,
+    write_notice: NoticeWriter = _no_notice,
+) -> Incident:
     """Resolve an incident by hand."""
     incident = get(session, incident_id)
     if incident.status == "resolved":
@@ -183,8 +283,9 @@ def add_note(session: Session, incident_id: int, *, actor: str, text: str, now: 
     return event
 
 
-def set_checklist_item(session: Session, incident_id: int, *, code: str, done: bool, actor: str,
-                       now: datetime) -> Incident:
+def set_checklist_item(
+    session: Session, incident_id: int, *, code: str, done: bool, actor: str, now: datetime
+) -> Incident:
     """Tick or untick a playbook step."""
     incident = get(session, incident_id)
     items = [dict(item) for item in incident.checklist]
@@ -195,19 +296,29 @@ def set_checklist_item(session: Session, incident_id: int, *, code: str, done: b
     else:
         raise NotFound(f"checklist step {code!r} not found on incident {incident_id}")
     incident.checklist = items
-    _event(session, incident, "checklist", f"{'完成' if done else '取消'}：{code}", at=now, actor=actor,
-           data={"code": code, "done": done})
+    _event(
+        session,
+        incident,
+        "checklist",
+        f"{'完成' if done else '取消'}：{code}",
+        at=now,
+        actor=actor,
+        data={"code": code, "done": done},
+    )
     return incident
 
 
-def auto_resolve(session: Session, *, now: datetime, quiet_for: timedelta,
-                 write_notice: NoticeWriter = _no_notice) -> list[Incident]:
+def auto_resolve(
+    session: Session, *, now: datetime, quiet_for: timedelta, write_notice: NoticeWriter = _no_notice
+) -> list[Incident]:
     """Resolve incidents whose signal has stayed at baseline for `quiet_for`."""
     stmt = select(Incident).where(Incident.status.in_(ACTIVE), Incident.last_signal_at < now - quiet_for)
     resolved = []
     for incident in session.scalars(stmt):
         minutes = int(quiet_for.total_seconds() // 60)
-        _close(session, incident, actor="system", now=now, message=f"信号已回落至基线 {minutes} 分钟，自动解除")
+        _close(
+            session, incident, actor="system", now=now, message=f"信号已回落至基线 {minutes} 分钟，自动解除"
+        )
         if not incident.silenced:
             write_notice(session, incident, "resolved", now)
         resolved.append(incident)
@@ -216,7 +327,9 @@ def auto_resolve(session: Session, *, now: datetime, quiet_for: timedelta,
 
 def recurrences(session: Session, topic_id: int, now: datetime, days: int = 7) -> int:
     """How many earlier incidents the topic had in the last `days` days."""
-    stmt = select(Incident.id).where(Incident.topic_id == topic_id, Incident.opened_at >= now - timedelta(days=days))
+    stmt = select(Incident.id).where(
+        Incident.topic_id == topic_id, Incident.opened_at >= now - timedelta(days=days)
+    )
     return len(session.scalars(stmt).all())
 
 
@@ -229,6 +342,8 @@ def coordination_event(session: Session, incident: Incident, evidence: Any, now:
         "window_seconds": getattr(evidence, "window_seconds", None),
         "authors_sample": list(getattr(evidence, "authors_sample", []) or [])[:10],
     }
-    message = (f"相似内容在短时间内由多个账号发布：{data['posts']} 条近似帖子，{data['distinct_authors']} 个账号，"
-               f"{(data['window_seconds'] or 0) // 60} 分钟内。仅供人工研判，不构成结论。")
+    message = (
+        f"相似内容在短时间内由多个账号发布：{data['posts']} 条近似帖子，{data['distinct_authors']} 个账号，"
+        f"{(data['window_seconds'] or 0) // 60} 分钟内。仅供人工研判，不构成结论。"
+    )
     _event(session, incident, "coordination", message, at=now, data=data)

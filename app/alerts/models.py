@@ -84,7 +84,9 @@ class Alert(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"), index=True)
-    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
     detector: Mapped[str] = mapped_column(String(40))
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     bucket_start: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -67,7 +67,9 @@ def _dialect_insert(session: Session, table):  # type: ignore[no-untyped-def]
     return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
 
 
-def _new_member_counts(session: Session, deltas: dict[tuple[int, datetime], _Delta]) -> dict[tuple[int, datetime, str], int]:
+def _new_member_counts(
+    session: Session, deltas: dict[tuple[int, datetime], _Delta]
+) -> dict[tuple[int, datetime, str], int]:
     rows = [
         {"topic_id": t, "bucket_start": b, "kind": kind, "member": member}
         for (t, b), delta in deltas.items()
@@ -77,8 +79,10 @@ def _new_member_counts(session: Session, deltas: dict[tuple[int, datetime], _Del
     if not rows:
         return counts
     table = RollupMember.__table__
-    stmt = _dialect_insert(session, table).on_conflict_do_nothing().returning(
-        table.c.topic_id, table.c.bucket_start, table.c.kind
+    stmt = (
+        _dialect_insert(session, table)
+        .on_conflict_do_nothing()
+        .returning(table.c.topic_id, table.c.bucket_start, table.c.kind)
     )
     for row in session.execute(stmt, rows):
         counts[(row.topic_id, row.bucket_start, row.kind)] += 1
@@ -94,9 +98,15 @@ def apply(session: Session, posts: Sequence[StoredPost], now: datetime | None = 
     table = Rollup.__table__
     rows = [
         {
-            "topic_id": t, "bucket_start": b, "total": d.total, "positive": d.positive, "neutral": d.neutral,
-            "negative": d.negative, "engagement": d.engagement,
-            "authors": new_members.get((t, b, "a"), 0), "sources": new_members.get((t, b, "s"), 0),
+            "topic_id": t,
+            "bucket_start": b,
+            "total": d.total,
+            "positive": d.positive,
+            "neutral": d.neutral,
+            "negative": d.negative,
+            "engagement": d.engagement,
+            "authors": new_members.get((t, b, "a"), 0),
+            "sources": new_members.get((t, b, "s"), 0),
         }
         for (t, b), d in sorted(deltas.items())
     ]
@@ -117,20 +127,43 @@ def rebuild(session: Session, topic_id: int) -> None:
     last_id = 0
     while True:
         stmt = (
-            select(Post.id, Post.published_at, Post.sentiment, Post.author, Post.source_id, Post.platform,
-                   Post.engagement_total, Post.text)
+            select(
+                Post.id,
+                Post.published_at,
+                Post.sentiment,
+                Post.author,
+                Post.source_id,
+                Post.platform,
+                Post.engagement_total,
+                Post.text,
+            )
             .join(PostTopic, and_(PostTopic.post_id == Post.id, PostTopic.topic_id == topic_id))
-            .where(Post.id > last_id).order_by(Post.id).limit(5000)
+            .where(Post.id > last_id)
+            .order_by(Post.id)
+            .limit(5000)
         )
         rows = session.execute(stmt).all()
         if not rows:
             return
-        apply(session, [
-            StoredPost(id=r.id, published_at=r.published_at, sentiment=r.sentiment, author=r.author,
-                       source_id=r.source_id, platform=r.platform, engagement_total=r.engagement_total,
-                       cluster_id=None, topic_ids=[topic_id], keywords=[], text="")
-            for r in rows
-        ])
+        apply(
+            session,
+            [
+                StoredPost(
+                    id=r.id,
+                    published_at=r.published_at,
+                    sentiment=r.sentiment,
+                    author=r.author,
+                    source_id=r.source_id,
+                    platform=r.platform,
+                    engagement_total=r.engagement_total,
+                    cluster_id=None,
+                    topic_ids=[topic_id],
+                    keywords=[],
+                    text="",
+                )
+                for r in rows
+            ],
+        )
         last_id = rows[-1].id
 
 
@@ -147,7 +180,9 @@ def read(session: Session, topic_id: int, start: datetime, end: datetime) -> lis
 def distinct_members(session: Session, topic_id: int, start: datetime, end: datetime, kind: str) -> int:
     """Distinct authors ('a'), sources ('s') or platforms ('p') of a topic over a time range."""
     stmt = select(func.count(func.distinct(RollupMember.member))).where(
-        RollupMember.topic_id == topic_id, RollupMember.kind == kind,
-        RollupMember.bucket_start >= start, RollupMember.bucket_start < end,
+        RollupMember.topic_id == topic_id,
+        RollupMember.kind == kind,
+        RollupMember.bucket_start >= start,
+        RollupMember.bucket_start < end,
     )
     return int(session.scalar(stmt) or 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
@@ -11,8 +11,17 @@ from sqlalchemy import select
 from app.alerts import incidents, service, trends
 from app.alerts.models import Alert, Incident, Silence
 from app.alerts.schemas import (
-    ActionBody, AlertRead, BacktestRequest, BacktestResult, ChecklistUpdate, EventRead, IncidentRead, NoteCreate,
-    SilenceCreate, SilenceRead, TrendRead,
+    ActionBody,
+    AlertRead,
+    BacktestRequest,
+    BacktestResult,
+    ChecklistUpdate,
+    EventRead,
+    IncidentRead,
+    NoteCreate,
+    SilenceCreate,
+    SilenceRead,
+    TrendRead,
 )
 from app.core.db import utcnow
 from app.core.deps import Id, IdFilter, OptionalUTCTime, ReadKey, SessionDep, WriteKey
@@ -24,9 +33,16 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("/alerts", response_model=list[AlertRead])
-def list_alerts(session: SessionDep, _: ReadKey, topic_id: IdFilter = None, grade: str | None = None,
-                status: str | None = None, since: OptionalUTCTime = None, until: OptionalUTCTime = None,
-                limit: Limit = 100) -> list[AlertRead]:
+def list_alerts(
+    session: SessionDep,
+    _: ReadKey,
+    topic_id: IdFilter = None,
+    grade: str | None = None,
+    status: str | None = None,
+    since: OptionalUTCTime = None,
+    until: OptionalUTCTime = None,
+    limit: Limit = 100,
+) -> list[AlertRead]:
     """Alerts, newest first, filtered by topic, grade, status and time."""
     stmt = select(Alert).order_by(Alert.id.desc()).limit(limit)
     for column, value in ((Alert.topic_id, topic_id), (Alert.grade, grade), (Alert.status, status)):
@@ -40,8 +56,14 @@ def list_alerts(session: SessionDep, _: ReadKey, topic_id: IdFilter = None, grad
 
 
 @router.get("/incidents", response_model=list[IncidentRead])
-def list_incidents(session: SessionDep, _: ReadKey, topic_id: IdFilter = None, status: str | None = None,
-                   grade: str | None = None, limit: Limit = 100) -> list[IncidentRead]:
+def list_incidents(
+    session: SessionDep,
+    _: ReadKey,
+    topic_id: IdFilter = None,
+    status: str | None = None,
+    grade: str | None = None,
+    limit: Limit = 100,
+) -> list[IncidentRead]:
     """Incidents, newest first."""
     stmt = select(Incident).order_by(Incident.id.desc()).limit(limit)
     for column, value in ((Incident.topic_id, topic_id), (Incident.status, status), (Incident.grade, grade)):
@@ -57,22 +79,33 @@ def get_incident(incident_id: Id, session: SessionDep, _: ReadKey) -> IncidentRe
 
 
 @router.post("/incidents/{incident_id}/ack", response_model=IncidentRead)
-def acknowledge(incident_id: Id, session: SessionDep, key: WriteKey, body: ActionBody | None = None) -> IncidentRead:
+def acknowledge(
+    incident_id: Id, session: SessionDep, key: WriteKey, body: ActionBody | None = None
+) -> IncidentRead:
     """Acknowledge an incident (stops reminders)."""
-    incident = incidents.acknowledge(session, incident_id, actor=key.name, now=utcnow(), note=body and body.note)
+    incident = incidents.acknowledge(
+        session, incident_id, actor=key.name, now=utcnow(), note=body and body.note
+    )
     return service.incident_read(incident, session=session)
 
 
 @router.post("/incidents/{incident_id}/resolve", response_model=IncidentRead)
-def resolve(incident_id: Id, session: SessionDep, key: WriteKey, request: Request, tasks: BackgroundTasks,
-            body: ActionBody | None = None) -> IncidentRead:
+def resolve(
+    incident_id: Id,
+    session: SessionDep,
+    key: WriteKey,
+    request: Request,
+    tasks: BackgroundTasks,
+    body: ActionBody | None = None,
+) -> IncidentRead:
     """Resolve an incident; subscribed channels get a resolution notice."""
     services = request.app.state.services
     writer = services.write_notice
     if services.dispatcher is not None:
         tasks.add_task(services.dispatcher.wake)
-    incident = incidents.resolve(session, incident_id, actor=key.name, now=utcnow(), note=body and body.note,
-                                 write_notice=writer)
+    incident = incidents.resolve(
+        session, incident_id, actor=key.name, now=utcnow(), note=body and body.note, write_notice=writer
+    )
     return service.incident_read(incident, session=session)
 
 
@@ -87,8 +120,9 @@ def add_note(incident_id: Id, body: NoteCreate, session: SessionDep, key: WriteK
 @router.post("/incidents/{incident_id}/checklist", response_model=IncidentRead)
 def tick(incident_id: Id, body: ChecklistUpdate, session: SessionDep, key: WriteKey) -> IncidentRead:
     """Tick or untick a playbook step."""
-    incident = incidents.set_checklist_item(session, incident_id, code=body.code, done=body.done, actor=key.name,
-                                            now=utcnow())
+    incident = incidents.set_checklist_item(
+        session, incident_id, code=body.code, done=body.done, actor=key.name, now=utcnow()
+    )
     return service.incident_read(incident, session=session)
 
 
@@ -123,8 +157,14 @@ def delete_silence(silence_id: Id, session: SessionDep, _: WriteKey) -> None:
 
 
 @router.get("/topics/{topic_id}/trend", response_model=TrendRead)
-def topic_trend(topic_id: Id, session: SessionDep, _: ReadKey, start: OptionalUTCTime = None,
-                end: OptionalUTCTime = None, interval: str = Query("5m", pattern="^(5m|1h|1d)$")) -> TrendRead:
+def topic_trend(
+    topic_id: Id,
+    session: SessionDep,
+    _: ReadKey,
+    start: OptionalUTCTime = None,
+    end: OptionalUTCTime = None,
+    interval: str = Query("5m", pattern="^(5m|1h|1d)$"),
+) -> TrendRead:
     """Buckets (by post time) with sentiment split, and gaps where a source of the topic was failing."""
     topics.get(session=session, topic_id=topic_id)
     end = end or utcnow()

@@ -97,9 +97,19 @@ class ChecklistUpdate(BaseModel):
 class SilenceCreate(BaseModel):
     """Mute notices for a topic (or all) up to a grade during a time range."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "topic_id": 1, "max_grade": "persistent", "starts_at": "2026-12-01T00:00:00Z",
-        "ends_at": "2026-12-02T00:00:00Z", "reason": "新品发布会，预期声量上升"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "topic_id": 1,
+                    "max_grade": "persistent",
+                    "starts_at": "2026-12-01T00:00:00Z",
+                    "ends_at": "2026-12-02T00:00:00Z",
+                    "reason": "新品发布会，预期声量上升",
+                }
+            ]
+        }
+    )
 
     topic_id: int | None = None
     max_grade: str | None = Field(default=None, pattern=GRADE_PATTERN)

@@ -21,7 +21,9 @@ def incident_read(incident: Incident, *, session: Session | None = None) -> Inci
     read.grade_label = GRADE_LABELS.get(incident.grade, incident.grade)
     opened = None
     if session is not None:
-        stmt = select(IncidentEvent).where(IncidentEvent.incident_id == incident.id).order_by(IncidentEvent.id)
+        stmt = (
+            select(IncidentEvent).where(IncidentEvent.incident_id == incident.id).order_by(IncidentEvent.id)
+        )
         events = list(session.scalars(stmt))
         read.timeline = [EventRead.model_validate(e) for e in events]
         opened = next((e for e in reversed(events) if e.kind in ("opened", "escalated")), None)
@@ -34,8 +36,13 @@ def backtest(session: Session, topic_id: int, body: BacktestRequest) -> Backtest
     end = body.end or utcnow()
     start = body.start or end - timedelta(days=14)
     start = bucket_start(start)
-    stmt = select(Rollup).where(Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end)
-    stored = {r.bucket_start: float(r.total if body.series == "total" else r.negative) for r in session.scalars(stmt)}
+    stmt = select(Rollup).where(
+        Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end
+    )
+    stored = {
+        r.bucket_start: float(r.total if body.series == "total" else r.negative)
+        for r in session.scalars(stmt)
+    }
     times, values = [], []
     moment = start
     while moment < end and len(times) < 50_000:
@@ -47,4 +54,6 @@ def backtest(session: Session, topic_id: int, body: BacktestRequest) -> Backtest
         BacktestPoint(start=t, value=v, score=round(float(d.score), 4), alert=bool(d.alert))
         for t, v, d in zip(times, values, decisions, strict=True)
     ]
-    return BacktestResult(topic_id=topic_id, series=body.series, alerts=sum(p.alert for p in points), points=points)
+    return BacktestResult(
+        topic_id=topic_id, series=body.series, alerts=sum(p.alert for p in points), points=points
+    )

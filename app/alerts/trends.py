@@ -31,8 +31,12 @@ def _distinct_by_bucket(
     bucket = _epoch_bucket(session, RollupMember.bucket_start, seconds).label("b")
     stmt = (
         select(bucket, func.count(func.distinct(RollupMember.member)))
-        .where(RollupMember.topic_id == topic_id, RollupMember.kind == kind,
-               RollupMember.bucket_start >= start, RollupMember.bucket_start < end)
+        .where(
+            RollupMember.topic_id == topic_id,
+            RollupMember.kind == kind,
+            RollupMember.bucket_start >= start,
+            RollupMember.bucket_start < end,
+        )
         .group_by(bucket)
     )
     return {int(b): int(n) for b, n in session.execute(stmt)}
@@ -44,7 +48,9 @@ def trend(session: Session, topic_id: int, start: datetime, end: datetime, inter
     seconds = int(size.total_seconds())
     start = bucket_start(start, size)
     sums: dict[datetime, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_COUNTERS, 0))
-    stmt = select(Rollup).where(Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end)
+    stmt = select(Rollup).where(
+        Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end
+    )
     fine_authors: dict[datetime, int] = {}
     fine_sources: dict[datetime, int] = {}
     for row in session.scalars(stmt):
@@ -64,19 +70,24 @@ def trend(session: Session, topic_id: int, start: datetime, end: datetime, inter
     while moment < end:
         counts = sums.get(moment, dict.fromkeys(_COUNTERS, 0))
         total = counts["total"]
-        buckets.append({
-            "start": moment, **counts,
-            "negative_share": round(counts["negative"] / total, 4) if total else 0.0,
-            "authors": authors.get(int(moment.timestamp()), 0),
-            "sources": sources.get(int(moment.timestamp()), 0),
-        })
+        buckets.append(
+            {
+                "start": moment,
+                **counts,
+                "negative_share": round(counts["negative"] / total, 4) if total else 0.0,
+                "authors": authors.get(int(moment.timestamp()), 0),
+                "sources": sources.get(int(moment.timestamp()), 0),
+            }
+        )
         moment += size
     return {"interval": interval, "buckets": buckets, "gaps": gaps(session, topic_id, start, end)}
 
 
 def topic_source_ids(session: Session, topic_id: int) -> list[int]:
     """Sources that have fed this topic (from rollup membership)."""
-    stmt = select(func.distinct(RollupMember.member)).where(RollupMember.topic_id == topic_id, RollupMember.kind == "s")
+    stmt = select(func.distinct(RollupMember.member)).where(
+        RollupMember.topic_id == topic_id, RollupMember.kind == "s"
+    )
     return sorted(int(m) for m in session.scalars(stmt) if str(m).isdigit())
 
 
@@ -86,8 +97,11 @@ def gaps(session: Session, topic_id: int, start: datetime, end: datetime) -> lis
     for source_id in topic_source_ids(session, topic_id):
         runs = session.execute(
             select(SourceRun.started_at, SourceRun.finished_at, SourceRun.status, SourceRun.error)
-            .where(SourceRun.source_id == source_id, SourceRun.finished_at >= start - timedelta(days=1),
-                   SourceRun.started_at < end)
+            .where(
+                SourceRun.source_id == source_id,
+                SourceRun.finished_at >= start - timedelta(days=1),
+                SourceRun.started_at < end,
+            )
             .order_by(SourceRun.started_at)
         ).all()
         name = session.scalar(select(Source.name).where(Source.id == source_id)) or str(source_id)
@@ -95,13 +109,20 @@ def gaps(session: Session, topic_id: int, start: datetime, end: datetime) -> lis
     return sorted(result, key=lambda gap: gap["start"])
 
 
-def _failing_ranges(runs: Any, source_id: int, name: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _failing_ranges(
+    runs: Any, source_id: int, name: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
     ranges: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
     for run in runs:
         if run.status == "error" and current is None:
-            current = {"source_id": source_id, "source": name, "start": run.started_at, "end": None,
-                       "error": run.error}
+            current = {
+                "source_id": source_id,
+                "source": name,
+                "start": run.started_at,
+                "end": None,
+                "error": run.error,
+            }
         elif run.status != "error" and current is not None:
             current["end"] = run.finished_at
             ranges.append(current)

@@ -33,7 +33,18 @@ class Settings(BaseSettings):
     collect_host_interval_seconds: float = Field(default=1.0, ge=0)
     collect_concurrency: int = Field(default=8, ge=1, le=256)
     critical_terms: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["死亡", "爆炸", "泄露", "召回", "中毒", "维权", "起火", "坍塌", "猝死", "诈骗"]
+        default_factory=lambda: [
+            "死亡",
+            "爆炸",
+            "泄露",
+            "召回",
+            "中毒",
+            "维权",
+            "起火",
+            "坍塌",
+            "猝死",
+            "诈骗",
+        ]
     )
     auto_resolve_minutes: int = Field(default=120, ge=5)
     outbox_max_age_minutes: int = Field(default=24 * 60, ge=1)
@@ -62,7 +73,9 @@ class Settings(BaseSettings):
                 try:
                     ipaddress.ip_network(entry, strict=False)
                 except ValueError as exc:
-                    raise ValueError(f"url_allowlist entry {entry!r} is neither a CIDR nor a host name") from exc
+                    raise ValueError(
+                        f"url_allowlist entry {entry!r} is neither a CIDR nor a host name"
+                    ) from exc
         return value
 
     @field_validator("database_url")

@@ -137,7 +137,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _data_error(request: Request, exc: Exception) -> JSONResponse:
-    body = error_body("invalid_data", "the database refused a value (for example a NUL character or an out-of-range number)")
+    body = error_body(
+        "invalid_data", "the database refused a value (for example a NUL character or an out-of-range number)"
+    )
     return JSONResponse(body, 422)
 
 
@@ -150,7 +152,7 @@ async def _db_unavailable(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = _request_id(request)
-    log.exception("unhandled error (request %s)", request_id)
+    log.error("unhandled error (request %s)", request_id, exc_info=exc)
     body = error_body("internal_error", "internal server error", {"request_id": request_id})
     return JSONResponse(body, 500)
 

@@ -75,7 +75,8 @@ def check_url(url: str, allowlist: Sequence[str] = ()) -> str:
     private = [str(addr) for addr in addresses if _is_private(addr)]
     if private:
         raise UnsafeURL(
-            f"URL host {host!r} resolves to a private, loopback or link-local address ({', '.join(private)}); "
+            f"URL host {host!r} resolves to a private, loopback or link-local address "
+            f"({', '.join(private)}); "
             "add it to YUQING_URL_ALLOWLIST if this is intended",
             details={"host": host, "addresses": private},
         )

@@ -45,8 +45,14 @@ class KeyCreated(KeyRead):
 def create_key(body: KeyCreate, session: SessionDep, principal: AdminKey) -> KeyCreated:
     """Create a key; the plain key is returned once and stored only hashed."""
     key, plain = service.create(session=session, name=body.name, scope=body.scope)
-    audit.record(session=session, actor=principal.name, action="create", entity="key", entity_id=key.id,
-                 details={"name": key.name, "scope": key.scope})
+    audit.record(
+        session=session,
+        actor=principal.name,
+        action="create",
+        entity="key",
+        entity_id=key.id,
+        details={"name": key.name, "scope": key.scope},
+    )
     return KeyCreated(**KeyRead.model_validate(key).model_dump(), key=plain)
 
 

@@ -13,11 +13,19 @@ router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SourceRead)
-def create_source(body: SourceCreate, session: SessionDep, settings: SettingsDep, key: WriteKey) -> SourceRead:
+def create_source(
+    body: SourceCreate, session: SessionDep, settings: SettingsDep, key: WriteKey
+) -> SourceRead:
     """Create a source; it is collected on its interval from now on."""
     source = service.create(session=session, data=body, allowlist=settings.url_allowlist)
-    audit.record(session=session, actor=key.name, action="create", entity="source", entity_id=source.id,
-                 details={"name": source.name, "kind": source.kind, "url": source.url})
+    audit.record(
+        session=session,
+        actor=key.name,
+        action="create",
+        entity="source",
+        entity_id=source.id,
+        details={"name": source.name, "kind": source.kind, "url": source.url},
+    )
     return SourceRead.model_validate(source)
 
 
@@ -39,8 +47,14 @@ def update_source(
 ) -> SourceRead:
     """Change a source's name, URL, interval, options or enabled flag."""
     source = service.update(session=session, source_id=source_id, data=body, allowlist=settings.url_allowlist)
-    audit.record(session=session, actor=key.name, action="update", entity="source", entity_id=source_id,
-                 details=body.model_dump(exclude_unset=True))
+    audit.record(
+        session=session,
+        actor=key.name,
+        action="update",
+        entity="source",
+        entity_id=source_id,
+        details=body.model_dump(exclude_unset=True),
+    )
     return SourceRead.model_validate(source)
 
 
@@ -61,5 +75,7 @@ async def collect_now(source_id: Id, request: Request, _: WriteKey) -> RunSummar
         if source.kind == service.PUSH_KIND:
             from app.core.errors import BadRequest
 
-            raise BadRequest("push sources receive posts through POST /api/v1/posts; there is nothing to collect")
+            raise BadRequest(
+                "push sources receive posts through POST /api/v1/posts; there is nothing to collect"
+            )
     return await services.pipeline.collect(source_id, services.fetcher)

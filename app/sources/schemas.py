@@ -54,7 +54,9 @@ def redact(value: Any) -> Any:
     """Options as the API shows them: credentials (tokens, cookies, auth headers) masked."""
     if isinstance(value, dict):
         return {
-            key: REDACTED if any(word in str(key).lower() for word in SENSITIVE_KEYS) and item else redact(item)
+            key: REDACTED
+            if any(word in str(key).lower() for word in SENSITIVE_KEYS) and item
+            else redact(item)
             for key, item in value.items()
         }
     if isinstance(value, list):

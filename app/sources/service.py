@@ -20,7 +20,9 @@ PUSH_KIND = "push"
 SOURCE_KINDS = (*KINDS, PUSH_KIND)
 
 
-def _validate(kind: str, url: str | None, options: dict[str, Any], allowlist: Sequence[str]) -> dict[str, Any]:
+def _validate(
+    kind: str, url: str | None, options: dict[str, Any], allowlist: Sequence[str]
+) -> dict[str, Any]:
     if kind not in SOURCE_KINDS:
         raise BadRequest(f"unknown source kind {kind!r}; known kinds: {', '.join(SOURCE_KINDS)}")
     if kind == PUSH_KIND:
@@ -55,7 +57,9 @@ def list_sources(*, session: Session, kind: str | None = None) -> list[Source]:
     return list(session.scalars(stmt))
 
 
-def create(*, session: Session, data: SourceCreate, allowlist: Sequence[str] = (), demo: bool = False) -> Source:
+def create(
+    *, session: Session, data: SourceCreate, allowlist: Sequence[str] = (), demo: bool = False
+) -> Source:
     """Create a source after validating its kind, URL and options."""
     if get_by_name(session=session, name=data.name) is not None:
         raise Conflict(f"a source named {data.name!r} already exists")
@@ -156,5 +160,7 @@ def record_run(
 
 def recent_runs(*, session: Session, source_id: int, limit: int = 20) -> list[SourceRun]:
     """The latest runs of a source, newest first."""
-    stmt = select(SourceRun).where(SourceRun.source_id == source_id).order_by(SourceRun.id.desc()).limit(limit)
+    stmt = (
+        select(SourceRun).where(SourceRun.source_id == source_id).order_by(SourceRun.id.desc()).limit(limit)
+    )
     return list(session.scalars(stmt))

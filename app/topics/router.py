@@ -11,7 +11,9 @@ from app.topics import service
 from app.topics.schemas import PreviewRequest, PreviewResult, TopicCreate, TopicRead, TopicUpdate
 
 router = APIRouter(prefix="/api/v1/topics", tags=["topics"])
-RULE_ERROR = {400: {"description": "the rule does not parse; details give the position and what was expected"}}
+RULE_ERROR = {
+    400: {"description": "the rule does not parse; details give the position and what was expected"}
+}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=TopicRead, responses=RULE_ERROR)
@@ -20,8 +22,14 @@ def create_topic(
 ) -> TopicRead:
     """Create a topic; new posts are matched at ingest and stored posts are tagged in the background."""
     topic = service.create(session=session, data=body)
-    audit.record(session=session, actor=key.name, action="create", entity="topic", entity_id=topic.id,
-                 details={"name": topic.name, "rule": topic.rule})
+    audit.record(
+        session=session,
+        actor=key.name,
+        action="create",
+        entity="topic",
+        entity_id=topic.id,
+        details={"name": topic.name, "rule": topic.rule},
+    )
     tasks.add_task(request.app.state.services.retag_pending)
     return service.to_read(topic)
 
@@ -35,7 +43,9 @@ def list_topics(session: SessionDep, _: ReadKey) -> list[TopicRead]:
 @router.post("/preview", response_model=PreviewResult, responses=RULE_ERROR)
 def preview_rule(body: PreviewRequest, session: SessionDep, _: ReadKey) -> PreviewResult:
     """How many stored posts of the last N days a rule matches, with a sample, before saving it."""
-    return service.preview(session=session, rule_value=body.rule, days=body.days, sample=body.sample, now=utcnow())
+    return service.preview(
+        session=session, rule_value=body.rule, days=body.days, sample=body.sample, now=utcnow()
+    )
 
 
 @router.get("/{topic_id}", response_model=TopicRead)
@@ -46,12 +56,23 @@ def get_topic(topic_id: Id, session: SessionDep, _: ReadKey) -> TopicRead:
 
 @router.patch("/{topic_id}", response_model=TopicRead, responses=RULE_ERROR)
 def update_topic(
-    topic_id: Id, body: TopicUpdate, session: SessionDep, key: WriteKey, request: Request, tasks: BackgroundTasks
+    topic_id: Id,
+    body: TopicUpdate,
+    session: SessionDep,
+    key: WriteKey,
+    request: Request,
+    tasks: BackgroundTasks,
 ) -> TopicRead:
     """Change a topic; a new rule re-tags stored posts in the background."""
     topic = service.update(session=session, topic_id=topic_id, data=body)
-    audit.record(session=session, actor=key.name, action="update", entity="topic", entity_id=topic_id,
-                 details=body.model_dump(exclude_unset=True))
+    audit.record(
+        session=session,
+        actor=key.name,
+        action="update",
+        entity="topic",
+        entity_id=topic_id,
+        details=body.model_dump(exclude_unset=True),
+    )
     tasks.add_task(request.app.state.services.retag_pending)
     return service.to_read(topic)
 

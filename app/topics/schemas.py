@@ -21,8 +21,15 @@ class TopicCreate(BaseModel):
         json_schema_extra={
             "examples": [
                 {"name": "某品牌汽车", "rule": '(某品牌 OR "Brand X") AND (刹车 OR 召回 OR 自燃) NOT 广告'},
-                {"name": "某品牌-上海", "rule": {"subject": ["某品牌"], "region": ["上海"], "event": ["投诉"],
-                                              "exclude": ["招聘"]}},
+                {
+                    "name": "某品牌-上海",
+                    "rule": {
+                        "subject": ["某品牌"],
+                        "region": ["上海"],
+                        "event": ["投诉"],
+                        "exclude": ["招聘"],
+                    },
+                },
             ]
         },
     )

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from analysis.rules import Rule, RuleError as AnalysisRuleError, parse_any
+from analysis.rules import Rule, parse_any
+from analysis.rules import RuleError as AnalysisRuleError
 from app.core.errors import Conflict, NotFound, RuleError
 from app.posts.models import Post, PostTopic
 from app.topics.models import Topic
@@ -68,8 +69,15 @@ def create(*, session: Session, data: TopicCreate, demo: bool = False) -> Topic:
         raise Conflict(f"a topic named {data.name!r} already exists")
     compile_rule(data.rule)
     topic = Topic(
-        name=data.name, rule=data.rule, description=data.description, enabled=data.enabled, demo=demo,
-        critical_terms=data.critical_terms, settings=data.settings, rule_version=1, retagged_version=0,
+        name=data.name,
+        rule=data.rule,
+        description=data.description,
+        enabled=data.enabled,
+        demo=demo,
+        critical_terms=data.critical_terms,
+        settings=data.settings,
+        rule_version=1,
+        retagged_version=0,
     )
     session.add(topic)
     session.flush()
@@ -101,7 +109,10 @@ def _recent_posts(session: Session, since: datetime) -> Iterator[list[Post]]:
     last_id = 0
     while True:
         stmt = (
-            select(Post).where(Post.published_at >= since, Post.id > last_id).order_by(Post.id).limit(_SCAN_BATCH)
+            select(Post)
+            .where(Post.published_at >= since, Post.id > last_id)
+            .order_by(Post.id)
+            .limit(_SCAN_BATCH)
         )
         batch = list(session.scalars(stmt))
         if not batch:
@@ -110,7 +121,9 @@ def _recent_posts(session: Session, since: datetime) -> Iterator[list[Post]]:
         last_id = batch[-1].id
 
 
-def preview(*, session: Session, rule_value: str | dict[str, Any], days: int, sample: int, now: datetime) -> PreviewResult:
+def preview(
+    *, session: Session, rule_value: str | dict[str, Any], days: int, sample: int, now: datetime
+) -> PreviewResult:
     """Count stored posts of the last `days` days that a rule matches, with a newest-first sample."""
     rule = compile_rule(rule_value)
     scanned = matched = 0
@@ -127,7 +140,9 @@ def preview(*, session: Session, rule_value: str | dict[str, Any], days: int, sa
         scanned=scanned,
         matched=matched,
         sample=[
-            PreviewPost(id=p.id, text=p.text[:500], published_at=p.published_at, sentiment=p.sentiment, url=p.url)
+            PreviewPost(
+                id=p.id, text=p.text[:500], published_at=p.published_at, sentiment=p.sentiment, url=p.url
+            )
             for p in hits
         ],
     )

@@ -65,8 +65,14 @@ def test_unknown_route_and_validation_errors_use_the_shape(client, write_headers
 
 def _cli(args: list[str], database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "YUQING_DATABASE_URL": database_url, **env}
-    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, env=environment,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_cli_creates_a_key_printed_as_the_last_line(client, database_url) -> None:  # type: ignore[no-untyped-def]

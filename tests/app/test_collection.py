@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from app.posts.models import Post
 from app.sources.models import Source
-from tests.support.loopback import LoopbackServer, Reply, loopback_server  # noqa: F401
+from tests.support.loopback import LoopbackServer, Reply
 from tests.support.shared import SHARED_DIR
 
 OWN = Path(__file__).resolve().parents[1] / "fixtures" / "collectors"

@@ -14,19 +14,25 @@ from app.runner import RoleError, check_role
 
 
 def test_settings_parse_lists_and_normalise_postgres_urls() -> None:
-    settings = load_settings(database_url="postgres://u@db/yq", url_allowlist="10.0.0.0/8, feeds.internal",
-                             critical_terms="爆炸,召回")
+    settings = load_settings(
+        database_url="postgres://u@db/yq",
+        url_allowlist="10.0.0.0/8, feeds.internal",
+        critical_terms="爆炸,召回",
+    )
     assert settings.database_url == "postgresql+psycopg://u@db/yq" and not settings.is_sqlite
     assert settings.url_allowlist == ["10.0.0.0/8", "feeds.internal"]
     assert settings.critical_terms == ["爆炸", "召回"]
 
 
-@pytest.mark.parametrize("overrides,variable", [
-    ({"database_url": "mysql://x"}, "YUQING_DATABASE_URL"),
-    ({"url_allowlist": "10.0.0.0/33"}, "YUQING_URL_ALLOWLIST"),
-    ({"log_format": "xml"}, "YUQING_LOG_FORMAT"),
-    ({"max_body_bytes": 10}, "YUQING_MAX_BODY_BYTES"),
-])
+@pytest.mark.parametrize(
+    "overrides,variable",
+    [
+        ({"database_url": "mysql://x"}, "YUQING_DATABASE_URL"),
+        ({"url_allowlist": "10.0.0.0/33"}, "YUQING_URL_ALLOWLIST"),
+        ({"log_format": "xml"}, "YUQING_LOG_FORMAT"),
+        ({"max_body_bytes": 10}, "YUQING_MAX_BODY_BYTES"),
+    ],
+)
 def test_bad_settings_name_the_variable(overrides, variable) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SettingsError) as caught:
         load_settings(**overrides)
@@ -34,7 +40,9 @@ def test_bad_settings_name_the_variable(overrides, variable) -> None:  # type: i
 
 
 def test_json_logs_are_one_object_per_line_with_extra_fields() -> None:
-    record = logging.LogRecord("yuqing.test", logging.INFO, __file__, 1, "collect source=%s new=%d", ("微博", 3), None)
+    record = logging.LogRecord(
+        "yuqing.test", logging.INFO, __file__, 1, "collect source=%s new=%d", ("微博", 3), None
+    )
     record.source = "微博"
     line = JSONFormatter().format(record)
     payload = json.loads(line)

@@ -11,7 +11,9 @@ import pytest
 
 
 def _value(text: str, name: str, labels: str = "") -> float:
-    pattern = re.escape(name) + (re.escape("{" + labels + "}") if labels else r"(\{[^}]*\})?") + r" ([0-9.e+-]+)"
+    pattern = (
+        re.escape(name) + (re.escape("{" + labels + "}") if labels else r"(\{[^}]*\})?") + r" ([0-9.e+-]+)"
+    )
     match = re.search(pattern, text)
     assert match, f"{name}{{{labels}}} not in /metrics"
     return float(match.groups()[-1])
@@ -30,16 +32,22 @@ def test_metrics_need_a_key_and_count_real_work(client, write_headers, read_head
     assert _value(text, "yuqing_posts_stored_total", f'source="{source}"') == 3
     assert _value(text, "yuqing_posts_duplicate_total", f'source="{source}"') == 1
     assert _value(text, "yuqing_posts_rejected_total", f'source="{source}"') == 1
-    assert _value(text, "yuqing_analysis_posts_total") >= 3 + (_value(before, "yuqing_analysis_posts_total")
-                                                              if "yuqing_analysis_posts_total" in before else 0)
+    assert _value(text, "yuqing_analysis_posts_total") >= 3 + (
+        _value(before, "yuqing_analysis_posts_total") if "yuqing_analysis_posts_total" in before else 0
+    )
     assert _value(text, "yuqing_outbox_pending") == 0
     assert "yuqing_sources_due" in text
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package 'prometheus') is not installed")
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool (Debian package 'prometheus') is not installed"
+)
 def test_promtool_accepts_the_metrics(client, write_headers, read_headers) -> None:  # type: ignore[no-untyped-def]
-    client.post("/api/v1/posts", json={"source": "lint", "posts": [{"text": "检查指标格式"}]}, headers=write_headers)
+    client.post(
+        "/api/v1/posts", json={"source": "lint", "posts": [{"text": "检查指标格式"}]}, headers=write_headers
+    )
     body = client.get("/metrics", headers=read_headers).text
-    result = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        ["promtool", "check", "metrics"], input=body, capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr

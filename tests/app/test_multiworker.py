@@ -30,10 +30,12 @@ FEEDS = 30
 def _feed(index: int) -> bytes:
     items = "".join(
         f"<item><guid>f{index}-{n}</guid><title>第 {index} 号源的第 {n} 条</title>"
-        f"<description>星河汽车 第 {n} 条新闻</description><pubDate>Mon, 23 Nov 2026 08:0{n}:00 +0800</pubDate></item>"
+        f"<description>星河汽车 第 {n} 条新闻</description>"
+        f"<pubDate>Mon, 23 Nov 2026 08:0{n}:00 +0800</pubDate></item>"
         for n in range(3)
     )
-    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>源{index}</title>{items}</channel></rss>'.encode()
+    head = '<?xml version="1.0" encoding="utf-8"?><rss version="2.0">'
+    return f"{head}<channel><title>源{index}</title>{items}</channel></rss>".encode()
 
 
 def _free_port() -> int:
@@ -51,11 +53,20 @@ def pg_settings(settings: Settings) -> Settings:
 
 
 def _start(role: str, settings: Settings) -> tuple[subprocess.Popen[bytes], int]:
-    env = {**os.environ, "YUQING_DATABASE_URL": settings.database_url, "YUQING_URL_ALLOWLIST": "127.0.0.0/8",
-           "YUQING_COLLECT_HOST_INTERVAL_SECONDS": "0", "YUQING_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "YUQING_DATABASE_URL": settings.database_url,
+        "YUQING_URL_ALLOWLIST": "127.0.0.0/8",
+        "YUQING_COLLECT_HOST_INTERVAL_SECONDS": "0",
+        "YUQING_LOG_LEVEL": "WARNING",
+    }
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--role", role, "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--role", role, "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     return process, port
 
 
@@ -102,14 +113,19 @@ def test_three_workers_fetch_each_feed_once_per_interval(pg_settings, db, cluste
                     return Reply(200, body, "application/xml")
 
                 server.handle(path, respond)
-                sources.create(session=session, allowlist=["127.0.0.0/8"], data=SourceCreate(
-                    name=f"feed-{index}", kind="rss", url=server.url(path), interval_seconds=INTERVAL))
+                sources.create(
+                    session=session,
+                    allowlist=["127.0.0.0/8"],
+                    data=SourceCreate(
+                        name=f"feed-{index}", kind="rss", url=server.url(path), interval_seconds=INTERVAL
+                    ),
+                )
         time.sleep(INTERVAL * 4 + 3)
         for process in cluster:
             assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
     assert len(arrivals) == FEEDS
     for path, times in arrivals.items():
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         assert len(times) >= 3, (path, times)
         assert min(gaps) >= INTERVAL * 0.85, (path, gaps)
     with db.session() as session:

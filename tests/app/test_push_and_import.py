@@ -12,8 +12,14 @@ from app.posts.models import Post
 from app.sources.models import Source
 
 GOOD = [
-    {"id": "a1", "text": "某品牌新车刹车失灵，太吓人了[怒]", "author": "用户A", "url": "https://weibo.com/1/a1",
-     "published_at": "2026-11-23T08:00:00+08:00", "engagement": {"reposts": 3, "likes": 10}},
+    {
+        "id": "a1",
+        "text": "某品牌新车刹车失灵，太吓人了[怒]",
+        "author": "用户A",
+        "url": "https://weibo.com/1/a1",
+        "published_at": "2026-11-23T08:00:00+08:00",
+        "engagement": {"reposts": 3, "likes": 10},
+    },
     {"id": 2, "text": "這家店的服務真的很好，推薦！", "author": "用户B"},
     {"text": "没有 id 也没有链接，用内容哈希去重", "author": "用户C"},
 ]
@@ -28,7 +34,9 @@ BAD = [
 def _count(db, source_name: str) -> int:  # type: ignore[no-untyped-def]
     with db.session() as session:
         return session.scalar(
-            select(func.count(Post.id)).join(Source, Source.id == Post.source_id).where(Source.name == source_name)
+            select(func.count(Post.id))
+            .join(Source, Source.id == Post.source_id)
+            .where(Source.name == source_name)
         )
 
 
@@ -59,13 +67,23 @@ def test_pushed_posts_are_analysed_and_times_are_utc(client, db, write_headers) 
         assert "這家店" in second.raw
 
 
-def test_push_source_is_created_on_first_use_and_kinds_are_checked(client, write_headers, read_headers) -> None:  # type: ignore[no-untyped-def]
-    assert client.post("/api/v1/posts", json={"source": "new", "posts": GOOD[:1]}, headers=read_headers).status_code == 403
+def test_push_source_is_created_on_first_use_and_kinds_are_checked(
+    client, write_headers, read_headers
+) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        client.post(
+            "/api/v1/posts", json={"source": "new", "posts": GOOD[:1]}, headers=read_headers
+        ).status_code
+        == 403
+    )
     client.post("/api/v1/posts", json={"source": "new", "posts": GOOD[:1]}, headers=write_headers)
     sources = client.get("/api/v1/sources", headers=read_headers).json()
     assert [(s["name"], s["kind"]) for s in sources] == [("new", "push")]
-    client.post("/api/v1/sources", json={"name": "feed", "kind": "rss", "url": "http://127.0.0.1:9/feed"},
-                headers=write_headers)
+    client.post(
+        "/api/v1/sources",
+        json={"name": "feed", "kind": "rss", "url": "http://127.0.0.1:9/feed"},
+        headers=write_headers,
+    )
     clash = client.post("/api/v1/posts", json={"source": "feed", "posts": GOOD[:1]}, headers=write_headers)
     assert clash.status_code == 409 and clash.json()["error"]["code"] == "conflict"
 
@@ -78,7 +96,9 @@ def test_push_refuses_more_than_1000_posts(client, write_headers) -> None:  # ty
 
 def test_oversized_body_is_refused(client, write_headers, settings) -> None:  # type: ignore[no-untyped-def]
     big = "长" * (settings.max_body_bytes // 2)
-    response = client.post("/api/v1/posts", json={"source": "big", "posts": [{"text": big}]}, headers=write_headers)
+    response = client.post(
+        "/api/v1/posts", json={"source": "big", "posts": [{"text": big}]}, headers=write_headers
+    )
     assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
 
 
@@ -86,8 +106,13 @@ def test_import_jsonl_and_csv_with_per_row_errors(services, db, tmp_path: Path) 
     from app.importer import import_posts
 
     jsonl = tmp_path / "posts.jsonl"
-    lines = [json.dumps(GOOD[0], ensure_ascii=False), "{broken json", json.dumps(BAD[1]), "",
-             json.dumps(GOOD[1], ensure_ascii=False)]
+    lines = [
+        json.dumps(GOOD[0], ensure_ascii=False),
+        "{broken json",
+        json.dumps(BAD[1]),
+        "",
+        json.dumps(GOOD[1], ensure_ascii=False),
+    ]
     jsonl.write_text("\n".join(lines) + "\n", encoding="utf-8")
     report = import_posts(services.pipeline, jsonl, "files", batch_size=2, progress=False)
     assert (report.accepted, report.duplicates) == (2, 0)
