@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine, pool
 
+from alembic import context
 from app.models import metadata
 
 config = context.config

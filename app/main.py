@@ -88,6 +88,7 @@ ROUTER_MODULES = (
     "app.cases.router",
     "app.audit.router",
     "app.metrics",
+    "app.demo.router",
     "app.web.router",
 )
 

@@ -2,6 +2,7 @@
 
 from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent, Rollup, RollupMember, Silence
 from app.audit.models import AuditEntry
+from app.cases.models import Case
 from app.channels.models import Channel, Delivery, DeliveryAttempt, Notice
 from app.core.db import Base
 from app.keys.models import ApiKey
@@ -12,7 +13,24 @@ from app.topics.models import Topic
 metadata = Base.metadata
 
 __all__ = [
-    "Alert", "ApiKey", "AuditEntry", "Channel", "Delivery", "DeliveryAttempt", "DetectorState", "Incident",
-    "IncidentEvent", "Notice", "Post", "PostTopic", "Rollup", "RollupMember", "Silence", "Source", "SourceRun",
-    "Topic", "metadata",
+    "Alert",
+    "ApiKey",
+    "AuditEntry",
+    "Case",
+    "Channel",
+    "Delivery",
+    "DeliveryAttempt",
+    "DetectorState",
+    "Incident",
+    "IncidentEvent",
+    "Notice",
+    "Post",
+    "PostTopic",
+    "Rollup",
+    "RollupMember",
+    "Silence",
+    "Source",
+    "SourceRun",
+    "Topic",
+    "metadata",
 ]

@@ -47,6 +47,7 @@ class AlertEngine:
         self.config = config
         self.write_notice: NoticeWriter = write_notice or (lambda *args: None)
         self._coordination: dict[int, CoordinationDetector] = defaultdict(CoordinationDetector)
+        self._coordination_clock: dict[int, datetime] = {}
 
     def on_stored(self, session: Session, stored: Sequence[StoredPost], now: datetime) -> None:
         """Pipeline hook: update rollups, mark replays for late posts, judge topics with fresh posts."""
@@ -100,7 +101,10 @@ class AlertEngine:
             )
             for p in fresh
         ]
-        found = self._coordination[topic_id].update(now, signals)
+        last = self._coordination_clock.get(topic_id)
+        moment = now if last is None or now > last else last + timedelta(microseconds=1)
+        self._coordination_clock[topic_id] = moment
+        found = self._coordination[topic_id].update(moment, signals)
         return found[0] if found else None
 
     def _track_signal(
@@ -130,6 +134,11 @@ class AlertEngine:
             GradePolicy.from_overrides({**vars(self.config.policy), **topic.settings.get("grading", {})}),
         )
         line = headline(inputs, detector)
+        if detector == "coordination" and evidence is not None:
+            line = (
+                f"相似内容 {max(1, int(evidence.window_seconds // 60))} 分钟内 {evidence.posts} 条，"
+                f"来自 {evidence.distinct_authors} 个账号（供人工研判）"
+            )
         cluster_ids = [evidence.cluster_id] if evidence is not None else []
         alert, incident = incidents.record_alert(
             session,

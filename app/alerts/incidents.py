@@ -289,8 +289,10 @@ def set_checklist_item(
     """Tick or untick a playbook step."""
     incident = get(session, incident_id)
     items = [dict(item) for item in incident.checklist]
+    text = code
     for item in items:
         if item["code"] == code:
+            text = item.get("text", code)
             item.update(done=done, done_by=actor if done else None, done_at=now.isoformat() if done else None)
             break
     else:
@@ -300,7 +302,7 @@ def set_checklist_item(
         session,
         incident,
         "checklist",
-        f"{'完成' if done else '取消'}：{code}",
+        f"{'完成' if done else '取消完成'}：{text}",
         at=now,
         actor=actor,
         data={"code": code, "done": done},

@@ -1,0 +1,1 @@
+"""复盘 case library: resolved incidents kept with their timeline, actions, outcome and lessons."""
