@@ -38,5 +38,12 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("jieba", "httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler"):
+    for noisy in (
+        "jieba",
+        "httpx",
+        "httpcore",
+        "apscheduler.executors.default",
+        "apscheduler.scheduler",
+        "alembic",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
