@@ -23,7 +23,7 @@ from app.channels.schemas import (
     DeliveryRead,
 )
 from app.core.db import utcnow
-from app.core.deps import AdminKey, ReadKey, SessionDep, SettingsDep, WriteKey
+from app.core.deps import AdminKey, Id, IdFilter, ReadKey, SessionDep, SettingsDep, WriteKey
 from app.core.errors import BadRequest
 
 router = APIRouter(prefix="/api/v1", tags=["channels"])
@@ -84,14 +84,14 @@ def list_channels(session: SessionDep, _: ReadKey) -> list[ChannelRead]:
 
 
 @router.get("/channels/{channel_id}", response_model=ChannelRead)
-def get_channel_route(channel_id: int, session: SessionDep, _: ReadKey) -> ChannelRead:
+def get_channel_route(channel_id: Id, session: SessionDep, _: ReadKey) -> ChannelRead:
     """One channel with its health (last error of a permanent failure)."""
     return channel_read(service.get(session=session, channel_id=channel_id))
 
 
 @router.patch("/channels/{channel_id}", response_model=ChannelRead)
 def update_channel(
-    channel_id: int, body: ChannelUpdate, session: SessionDep, settings: SettingsDep, key: WriteKey
+    channel_id: Id, body: ChannelUpdate, session: SessionDep, settings: SettingsDep, key: WriteKey
 ) -> ChannelRead:
     """Change a channel; a changed URL, secret or options is validated again and marks it healthy."""
     channel = service.update(
@@ -109,7 +109,7 @@ def update_channel(
 
 
 @router.delete("/channels/{channel_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_channel(channel_id: int, session: SessionDep, key: AdminKey) -> Response:
+def delete_channel(channel_id: Id, session: SessionDep, key: AdminKey) -> Response:
     """Delete a channel and its deliveries."""
     service.delete(session=session, channel_id=channel_id)
     audit.record(session=session, actor=key.name, action="delete", entity="channel", entity_id=channel_id)
@@ -130,7 +130,7 @@ def _test_result(result: DeliveryResult, requests: int) -> ChannelTestResult:
 
 
 @router.post("/channels/{channel_id}/test", response_model=ChannelTestResult)
-async def test_channel(channel_id: int, request: Request, key: WriteKey) -> ChannelTestResult:
+async def test_channel(channel_id: Id, request: Request, key: WriteKey) -> ChannelTestResult:
     """Send a test message now and report the vendor's answer (a permanent error marks the channel)."""
     services, settings = request.app.state.services, request.app.state.settings
     with services.db.session() as session:
@@ -174,11 +174,11 @@ def list_deliveries(
     session: SessionDep,
     settings: SettingsDep,
     _: ReadKey,
-    channel_id: int | None = None,
+    channel_id: IdFilter = None,
     status_filter: Annotated[str | None, Query(alias="status")] = None,
-    incident_id: int | None = None,
+    incident_id: IdFilter = None,
     limit: Annotated[int, Query(ge=1)] = 100,
-    before_id: int | None = None,
+    before_id: IdFilter = None,
 ) -> list[DeliveryRead]:
     """Deliveries newest first, with every attempt and the vendor's answer; page with `before_id`."""
     if limit > settings.max_page_size:

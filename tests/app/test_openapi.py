@@ -93,17 +93,10 @@ def _drive(operation, key: str) -> None:  # type: ignore[no-untyped-def]
     run()
 
 
-def _known_issue(path: str, exc: Exception) -> bool:
-    """Unbounded integer ids outside the read API overflow SQLite (500); reported, not yet fixed."""
-    read_api = {p for _, p in READ_API}
-    return path not in read_api and "int too large to convert to SQLite INTEGER" in str(exc)
-
-
 def test_every_operation_honours_its_schema(sqlite_app) -> None:  # type: ignore[no-untyped-def]
     app, _, key = sqlite_app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     failures: list[str] = []
-    known: list[str] = []
     driven = 0
     for result in schema.get_all_operations():
         operation = result.ok()
@@ -114,11 +107,9 @@ def test_every_operation_honours_its_schema(sqlite_app) -> None:  # type: ignore
             _drive(operation, key)
         except Exception as exc:  # collect every failing operation, not just the first
             line = f"{operation.label}: {type(exc).__name__}: {str(exc)[:1500]}"
-            (known if _known_issue(operation.path, exc) else failures).append(line)
+            failures.append(line)
     assert driven >= len(READ_API)
     assert not failures, "\n\n".join(failures)
-    if known:
-        pytest.xfail("known: ids without an upper bound give 500 on SQLite: " + "; ".join(known))
 
 
 def test_dashboard_is_served_locally_under_a_strict_csp(sqlite_app) -> None:  # type: ignore[no-untyped-def]
