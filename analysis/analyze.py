@@ -21,6 +21,7 @@ from analysis.tokenize import Tokenizer, default_tokenizer
 __all__ = ["Analysis", "SentimentScorer", "analyze_records", "analyze_text"]
 
 SentimentScorer = Callable[[str, Sequence[str]], tuple[str, float]]
+BatchScorer = Callable[[list[str], list[list[str]]], Sequence[tuple[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ def analyze_records(
     sentiment: SentimentScorer | None = None,
     idf: IdfFunction | None = None,
     keyword_count: int = 5,
+    batch_sentiment: BatchScorer | None = None,
+    batch_size: int = 256,
 ) -> Iterator[dict[str, Any]]:
     """Analyse JSONL lines ``{"text": ..., ...}``; each comes back with its fields plus results.
 
@@ -85,12 +88,16 @@ def analyze_records(
     the line number, and the batch goes on.
     """
     active = tokenizer if tokenizer is not None else default_tokenizer()
+    pending: list[tuple[dict[str, Any], Analysis | None]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         record, problem = _parse_line(line, number)
         if problem is not None:
             record["error"] = problem
+            if batch_sentiment is not None:
+                pending.append((record, None))
+                continue
             yield record
             continue
         try:
@@ -99,6 +106,9 @@ def analyze_records(
             )
         except Exception as exc:  # one bad record must not stop the batch
             record["error"] = f"line {number}: analysis failed: {type(exc).__name__}"
+            if batch_sentiment is not None:
+                pending.append((record, None))
+                continue
             yield record
             continue
         record.update(
@@ -107,7 +117,39 @@ def analyze_records(
             keywords=result.keywords,
             simhash=result.simhash_hex,
         )
+        if batch_sentiment is not None:
+            pending.append((record, result))
+            if len(pending) >= batch_size:
+                yield from _score_batch(pending, batch_sentiment)
+            continue
         yield record
+    if pending and batch_sentiment is not None:
+        yield from _score_batch(pending, batch_sentiment)
+
+
+def _score_batch(
+    pending: list[tuple[dict[str, Any], Analysis | None]], scorer: BatchScorer
+) -> Iterator[dict[str, Any]]:
+    """Score the analysed records of a batch at once (vectorised), then yield all in input order."""
+    analysed = [result for _, result in pending if result is not None]
+    scores: Sequence[tuple[str, float] | None]
+    try:
+        scores = scorer([r.normalized.own_text for r in analysed], [r.own_tokens for r in analysed])
+    except Exception as exc:  # a failing scorer marks its batch, never crashes the run
+        scores = [None] * len(analysed)
+        failure = f"sentiment failed: {type(exc).__name__}"
+    else:
+        failure = ""
+    found = iter(scores)
+    for record, result in pending:
+        if result is not None:
+            score = next(found)
+            if score is None:
+                record["error"] = failure
+            else:
+                record["sentiment"], record["sentiment_score"] = score[0], float(score[1])
+        yield record
+    pending.clear()
 
 
 def _parse_line(line: str, number: int) -> tuple[dict[str, Any], str | None]:

@@ -39,13 +39,14 @@ def analyze(
 
     model = SentimentModel.load()
 
-    def score(text: str, tokens: list[str]) -> tuple[str, float]:
-        result = model.predict(text, tokens)
-        return result.label, result.score
+    def score(texts: list[str], tokens: list[list[str]]) -> list[tuple[str, float]]:
+        return [(result.label, result.score) for result in model.predict_many(texts, tokens)]
 
     errors = total = 0
     with _open(input, "r") as source, _open(output, "w") as sink:
-        for record in analyze_records(source, tokenizer=default_tokenizer(), sentiment=score):
+        tokenizer = default_tokenizer()
+        records = analyze_records(source, tokenizer=tokenizer, batch_sentiment=score, batch_size=512)
+        for record in records:
             total += 1
             errors += "error" in record
             sink.write(json.dumps(record, ensure_ascii=False) + "\n")
