@@ -79,7 +79,7 @@ class CollectionWorker:
         self.fetcher = fetcher
         self.concurrency = concurrency
         self.owner = worker_id()
-        self.lease = timedelta(seconds=pipeline.settings.collect_timeout_seconds * 4 + 60)
+        self.lease = timedelta(seconds=pipeline.settings.collect_lease)
         self._running: set[asyncio.Task[RunSummary | None]] = set()
 
     async def _run_one(self, source_id: int) -> RunSummary | None:

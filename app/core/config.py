@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///./data/yuqing.db"
@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     collect_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     collect_host_interval_seconds: float = Field(default=1.0, ge=0)
     collect_concurrency: int = Field(default=8, ge=1, le=256)
+    collect_lease_seconds: float | None = Field(default=None, gt=0)
     critical_terms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
             "死亡",
@@ -78,6 +79,16 @@ class Settings(BaseSettings):
                     ) from exc
         return value
 
+    @field_validator("collect_lease_seconds")
+    @classmethod
+    def _check_collect_lease(cls, value: float | None, info: ValidationInfo) -> float | None:
+        timeout = info.data.get("collect_timeout_seconds")
+        if value is not None and timeout is not None and value <= timeout * 4:
+            raise ValueError(
+                f"must be longer than a collection may take (4 × collect timeout = {timeout * 4:g} s)"
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -94,6 +105,18 @@ class Settings(BaseSettings):
         if self.outbox_lease_seconds <= self.outbox_send_timeout_seconds:
             raise ValueError("outbox_lease_seconds must be longer than outbox_send_timeout_seconds")
         return self
+
+    @property
+    def collect_budget(self) -> float:
+        """Longest one collection may run before it is abandoned (seconds)."""
+        return self.collect_timeout_seconds * 4
+
+    @property
+    def collect_lease(self) -> float:
+        """How long a worker's claim on a source lasts before another worker may take it (seconds)."""
+        if self.collect_lease_seconds is not None:
+            return self.collect_lease_seconds
+        return self.collect_budget + 60
 
     @property
     def is_sqlite(self) -> bool:

@@ -31,12 +31,19 @@ def test_settings_parse_lists_and_normalise_postgres_urls() -> None:
         ({"url_allowlist": "10.0.0.0/33"}, "YUQING_URL_ALLOWLIST"),
         ({"log_format": "xml"}, "YUQING_LOG_FORMAT"),
         ({"max_body_bytes": 10}, "YUQING_MAX_BODY_BYTES"),
+        ({"collect_timeout_seconds": 5, "collect_lease_seconds": 20}, "YUQING_COLLECT_LEASE_SECONDS"),
+        ({"collect_lease_seconds": 0}, "YUQING_COLLECT_LEASE_SECONDS"),
     ],
 )
 def test_bad_settings_name_the_variable(overrides, variable) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SettingsError) as caught:
         load_settings(**overrides)
     assert variable in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_collect_lease_defaults_to_the_collection_budget_plus_a_minute() -> None:
+    assert load_settings(collect_timeout_seconds=30).collect_lease == 180
+    assert load_settings(collect_timeout_seconds=1, collect_lease_seconds=5).collect_lease == 5
 
 
 def test_json_logs_are_one_object_per_line_with_extra_fields() -> None:
