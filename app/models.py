@@ -1,6 +1,18 @@
 """Every table, imported in one place so Alembic and tests see the whole metadata."""
 
-from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent, Rollup, RollupMember, Silence
+from app.alerts.models import (
+    Alert,
+    DailyRollup,
+    DailyRollupMember,
+    DetectorState,
+    HourlyRollup,
+    HourlyRollupMember,
+    Incident,
+    IncidentEvent,
+    Rollup,
+    RollupMember,
+    Silence,
+)
 from app.audit.models import AuditEntry
 from app.cases.models import Case
 from app.channels.models import Channel, Delivery, DeliveryAttempt, Notice
@@ -18,9 +30,13 @@ __all__ = [
     "AuditEntry",
     "Case",
     "Channel",
+    "DailyRollup",
+    "DailyRollupMember",
     "Delivery",
     "DeliveryAttempt",
     "DetectorState",
+    "HourlyRollup",
+    "HourlyRollupMember",
     "Incident",
     "IncidentEvent",
     "Notice",

@@ -271,6 +271,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("topic_id", "bucket_start", "kind", "member", name=op.f("pk_rollup_members")),
     )
     op.create_table(
+        "rollup_members_1d",
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=1), nullable=False),
+        sa.Column("bucket_start", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("member", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topics.id"], name=op.f("fk_rollup_members_1d_topic_id_topics"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint(
+            "topic_id", "kind", "bucket_start", "member", name=op.f("pk_rollup_members_1d")
+        ),
+    )
+    op.create_table(
+        "rollup_members_1h",
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=1), nullable=False),
+        sa.Column("bucket_start", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("member", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topics.id"], name=op.f("fk_rollup_members_1h_topic_id_topics"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint(
+            "topic_id", "kind", "bucket_start", "member", name=op.f("pk_rollup_members_1h")
+        ),
+    )
+    op.create_table(
         "rollups",
         sa.Column("topic_id", sa.Integer(), nullable=False),
         sa.Column("bucket_start", app.core.db.UTCDateTime(timezone=True), nullable=False),
@@ -285,6 +311,38 @@ def upgrade() -> None:
             ["topic_id"], ["topics.id"], name=op.f("fk_rollups_topic_id_topics"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("topic_id", "bucket_start", name=op.f("pk_rollups")),
+    )
+    op.create_table(
+        "rollups_1d",
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column("bucket_start", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("positive", sa.Integer(), nullable=False),
+        sa.Column("neutral", sa.Integer(), nullable=False),
+        sa.Column("negative", sa.Integer(), nullable=False),
+        sa.Column("authors", sa.Integer(), nullable=False),
+        sa.Column("sources", sa.Integer(), nullable=False),
+        sa.Column("engagement", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topics.id"], name=op.f("fk_rollups_1d_topic_id_topics"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("topic_id", "bucket_start", name=op.f("pk_rollups_1d")),
+    )
+    op.create_table(
+        "rollups_1h",
+        sa.Column("topic_id", sa.Integer(), nullable=False),
+        sa.Column("bucket_start", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("positive", sa.Integer(), nullable=False),
+        sa.Column("neutral", sa.Integer(), nullable=False),
+        sa.Column("negative", sa.Integer(), nullable=False),
+        sa.Column("authors", sa.Integer(), nullable=False),
+        sa.Column("sources", sa.Integer(), nullable=False),
+        sa.Column("engagement", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["topic_id"], ["topics.id"], name=op.f("fk_rollups_1h_topic_id_topics"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("topic_id", "bucket_start", name=op.f("pk_rollups_1h")),
     )
     op.create_table(
         "silences",
@@ -319,7 +377,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_source_runs")),
     )
     with op.batch_alter_table("source_runs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_source_runs_source_id"), ["source_id"], unique=False)
+        batch_op.create_index(
+            "ix_source_runs_errors",
+            ["source_id", "started_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'error'"),
+            sqlite_where=sa.text("status = 'error'"),
+        )
+        batch_op.create_index("ix_source_runs_source_started", ["source_id", "started_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_source_runs_started_at"), ["started_at"], unique=False)
 
     op.create_table(
@@ -578,11 +643,20 @@ def downgrade() -> None:
     op.drop_table("alerts")
     with op.batch_alter_table("source_runs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_source_runs_started_at"))
-        batch_op.drop_index(batch_op.f("ix_source_runs_source_id"))
+        batch_op.drop_index("ix_source_runs_source_started")
+        batch_op.drop_index(
+            "ix_source_runs_errors",
+            postgresql_where=sa.text("status = 'error'"),
+            sqlite_where=sa.text("status = 'error'"),
+        )
 
     op.drop_table("source_runs")
     op.drop_table("silences")
+    op.drop_table("rollups_1h")
+    op.drop_table("rollups_1d")
     op.drop_table("rollups")
+    op.drop_table("rollup_members_1h")
+    op.drop_table("rollup_members_1d")
     op.drop_table("rollup_members")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index("ix_posts_source_published")

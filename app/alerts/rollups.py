@@ -1,5 +1,13 @@
-"""Per-topic 5-minute rollups, maintained incrementally at ingest (late posts update old buckets)
-and read by trend queries, so trends stay fast at millions of posts."""
+"""Per-topic rollups at three grains — 5 minutes, 1 hour and 1 day (UTC) — maintained incrementally at
+ingest (late posts update their buckets at every grain) and read by detectors and trend queries, so
+trends read a few rows of the requested grain even at millions of posts.
+
+Distinct authors and sources are exact at every grain: each grain keeps its own member rows, and a
+post's author or source adds one to a bucket's count only when its member row is new there. A member
+new to an hour can only be new to its 5-minute bucket too (the hour holds every member of its
+5-minute buckets, written in the same transaction), so only the members new at the finer grain are
+tried at the coarser one.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +16,47 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.alerts.models import Rollup, RollupMember
+from app.alerts.models import (
+    DailyRollup,
+    DailyRollupMember,
+    HourlyRollup,
+    HourlyRollupMember,
+    Rollup,
+    RollupMember,
+)
 from app.posts.ingest import StoredPost
 from app.posts.models import Post, PostTopic
 
 BUCKET = timedelta(minutes=5)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_COUNTERS = ("total", "positive", "neutral", "negative", "engagement")
+
+
+@dataclass(frozen=True)
+class Grain:
+    """One rollup grain: its bucket size, its tables, and the member kinds it counts."""
+
+    name: str
+    size: timedelta
+    rollup: Any  # the mapped class: Rollup, HourlyRollup or DailyRollup
+    member: Any  # RollupMember, HourlyRollupMember or DailyRollupMember
+    kinds: tuple[str, ...]
+
+
+GRAINS: tuple[Grain, ...] = (
+    Grain("5m", BUCKET, Rollup, RollupMember, ("a", "s", "p")),
+    Grain("1h", timedelta(hours=1), HourlyRollup, HourlyRollupMember, ("a", "s")),
+    Grain("1d", timedelta(days=1), DailyRollup, DailyRollupMember, ("a", "s")),
+)
+GRAIN = {grain.name: grain for grain in GRAINS}
+
+MemberKey = tuple[int, datetime, str, str]  # topic, bucket start, kind, member
 
 
 def bucket_start(moment: datetime, size: timedelta = BUCKET) -> datetime:
@@ -36,6 +74,11 @@ class _Delta:
     negative: int = 0
     engagement: int = 0
     members: set[tuple[str, str]] = field(default_factory=set)
+
+    def add(self, other: _Delta) -> None:
+        """Add another bucket's counters (not its members)."""
+        for name in _COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def _member(kind: str, value: object) -> tuple[str, str]:
@@ -67,63 +110,85 @@ def _dialect_insert(session: Session, table):  # type: ignore[no-untyped-def]
     return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
 
 
-def _new_member_counts(
-    session: Session, deltas: dict[tuple[int, datetime], _Delta]
-) -> dict[tuple[int, datetime, str], int]:
+def _new_members(session: Session, grain: Grain, keys: set[MemberKey]) -> set[MemberKey]:
+    """Insert a grain's member rows, skipping those present; returns the ones that were new.
+
+    Rows go in primary-key order, so concurrent ingest transactions take row locks in one order.
+    """
+    if not keys:
+        return set()
+    table = grain.member.__table__
+    order = (
+        (lambda k: (k[0], k[1], k[2], k[3])) if grain.name == "5m" else (lambda k: (k[0], k[2], k[1], k[3]))
+    )
     rows = [
         {"topic_id": t, "bucket_start": b, "kind": kind, "member": member}
-        for (t, b), delta in deltas.items()
-        for kind, member in delta.members
+        for t, b, kind, member in sorted(keys, key=order)
     ]
-    counts: dict[tuple[int, datetime, str], int] = defaultdict(int)
-    if not rows:
-        return counts
-    table = RollupMember.__table__
     stmt = (
         _dialect_insert(session, table)
         .on_conflict_do_nothing()
-        .returning(table.c.topic_id, table.c.bucket_start, table.c.kind)
+        .returning(table.c.topic_id, table.c.bucket_start, table.c.kind, table.c.member)
     )
-    for row in session.execute(stmt, rows):
-        counts[(row.topic_id, row.bucket_start, row.kind)] += 1
-    return counts
+    return {(r.topic_id, r.bucket_start, r.kind, r.member) for r in session.execute(stmt, rows)}
 
 
-def apply(session: Session, posts: Sequence[StoredPost], now: datetime | None = None) -> set[int]:
-    """Add newly stored posts to their topics' buckets; returns the topic ids touched."""
-    deltas = _deltas(posts)
-    if not deltas:
-        return set()
-    new_members = _new_member_counts(session, deltas)
-    table = Rollup.__table__
+def _add_counts(
+    session: Session, grain: Grain, deltas: dict[tuple[int, datetime], _Delta], new: set[MemberKey]
+) -> None:
+    """Upsert a grain's buckets: counters added, distinct counts raised by the members new there."""
+    fresh: dict[tuple[int, datetime, str], int] = defaultdict(int)
+    for t, b, kind, _ in new:
+        fresh[(t, b, kind)] += 1
+    table = grain.rollup.__table__
     rows = [
         {
             "topic_id": t,
             "bucket_start": b,
-            "total": d.total,
-            "positive": d.positive,
-            "neutral": d.neutral,
-            "negative": d.negative,
-            "engagement": d.engagement,
-            "authors": new_members.get((t, b, "a"), 0),
-            "sources": new_members.get((t, b, "s"), 0),
+            **{name: getattr(d, name) for name in _COUNTERS},
+            "authors": fresh.get((t, b, "a"), 0),
+            "sources": fresh.get((t, b, "s"), 0),
         }
         for (t, b), d in sorted(deltas.items())
     ]
     stmt = _dialect_insert(session, table)
-    counters = ("total", "positive", "neutral", "negative", "engagement", "authors", "sources")
+    counters = (*_COUNTERS, "authors", "sources")
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.topic_id, table.c.bucket_start],
         set_={name: table.c[name] + stmt.excluded[name] for name in counters},
     )
     session.execute(stmt, rows)
-    return {t for t, _ in deltas}
+
+
+def apply(session: Session, posts: Sequence[StoredPost], now: datetime | None = None) -> set[int]:
+    """Add newly stored posts to their topics' buckets at every grain; returns the topic ids touched."""
+    fine = _deltas(posts)
+    if not fine:
+        return set()
+    new = _new_members(
+        session, GRAINS[0], {(t, b, kind, member) for (t, b), d in fine.items() for kind, member in d.members}
+    )
+    _add_counts(session, GRAINS[0], fine, new)
+    for grain in GRAINS[1:]:
+        coarse: dict[tuple[int, datetime], _Delta] = defaultdict(_Delta)
+        for (t, b), delta in fine.items():
+            coarse[(t, bucket_start(b, grain.size))].add(delta)
+        candidates = {
+            (t, bucket_start(b, grain.size), kind, member)
+            for t, b, kind, member in new
+            if kind in grain.kinds
+        }
+        new = _new_members(session, grain, candidates)
+        _add_counts(session, grain, coarse, new)
+    return {t for t, _ in fine}
 
 
 def rebuild(session: Session, topic_id: int) -> None:
-    """Recompute a topic's rollups from its tagged posts (after a rule change re-tags them)."""
-    session.execute(delete(Rollup).where(Rollup.topic_id == topic_id))
-    session.execute(delete(RollupMember).where(RollupMember.topic_id == topic_id))
+    """Recompute a topic's rollups at every grain from its tagged posts (after a rule change re-tags
+    them). Buckets of posts already pruned by retention are not kept: they counted the old rule."""
+    for grain in GRAINS:
+        session.execute(delete(grain.rollup).where(grain.rollup.topic_id == topic_id))
+        session.execute(delete(grain.member).where(grain.member.topic_id == topic_id))
     last_id = 0
     while True:
         stmt = (
@@ -135,7 +200,6 @@ def rebuild(session: Session, topic_id: int) -> None:
                 Post.source_id,
                 Post.platform,
                 Post.engagement_total,
-                Post.text,
             )
             .join(PostTopic, and_(PostTopic.post_id == Post.id, PostTopic.topic_id == topic_id))
             .where(Post.id > last_id)
@@ -167,22 +231,52 @@ def rebuild(session: Session, topic_id: int) -> None:
         last_id = rows[-1].id
 
 
-def read(session: Session, topic_id: int, start: datetime, end: datetime) -> list[Rollup]:
-    """Stored 5-minute buckets of a topic in [start, end), oldest first (empty buckets absent)."""
+def read(session: Session, topic_id: int, start: datetime, end: datetime, grain: str = "5m") -> list[Any]:
+    """Stored buckets of a grain ('5m', '1h', '1d') of a topic in [start, end), oldest first (empty
+    buckets absent)."""
+    model = GRAIN[grain].rollup
     stmt = (
-        select(Rollup)
-        .where(Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end)
-        .order_by(Rollup.bucket_start)
+        select(model)
+        .where(model.topic_id == topic_id, model.bucket_start >= start, model.bucket_start < end)
+        .order_by(model.bucket_start)
     )
     return list(session.scalars(stmt))
 
 
 def distinct_members(session: Session, topic_id: int, start: datetime, end: datetime, kind: str) -> int:
-    """Distinct authors ('a'), sources ('s') or platforms ('p') of a topic over a time range."""
-    stmt = select(func.count(func.distinct(RollupMember.member))).where(
-        RollupMember.topic_id == topic_id,
-        RollupMember.kind == kind,
-        RollupMember.bucket_start >= start,
-        RollupMember.bucket_start < end,
+    """Distinct authors ('a'), sources ('s') or platforms ('p') of a topic over the buckets starting in
+    [start, end). Reads the coarsest grain both ends align to (a China-time day or week is whole
+    hours), so windows older than the raw posts, whose 5-minute members are pruned, still count."""
+    chosen = GRAINS[0]
+    for grain in reversed(GRAINS[1:]):
+        if (
+            kind in grain.kinds
+            and bucket_start(start, grain.size) == start
+            and bucket_start(end, grain.size) == end
+        ):
+            chosen = grain
+            break
+    model = chosen.member
+    stmt = select(func.count(func.distinct(model.member))).where(
+        model.topic_id == topic_id,
+        model.kind == kind,
+        model.bucket_start >= start,
+        model.bucket_start < end,
     )
     return int(session.scalar(stmt) or 0)
+
+
+def prune_members(session: Session, topic_ids: Iterable[int], before: datetime) -> int:
+    """Delete the 5-minute member rows of buckets that end by `before` (their raw posts are pruned):
+    only late posts into those buckets would read them. Hourly and daily members stay with the
+    rollups, so their distinct counts stay exact; a post older than the retention period that still
+    arrives counts its author and source again in its (already pruned) 5-minute bucket. One index
+    range per topic; returns the rows deleted."""
+    cutoff = bucket_start(before)
+    removed = 0
+    for topic_id in topic_ids:
+        result = session.execute(
+            delete(RollupMember).where(RollupMember.topic_id == topic_id, RollupMember.bucket_start < cutoff)
+        )
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
@@ -41,9 +41,20 @@ class SourceRun(Base):
     """One collection run of a source: its outcome, counts and error."""
 
     __tablename__ = "source_runs"
+    __table_args__ = (
+        Index("ix_source_runs_source_started", "source_id", "started_at"),
+        # failing runs only: trend gaps look them up for all of a topic's sources in one query
+        Index(
+            "ix_source_runs_errors",
+            "source_id",
+            "started_at",
+            postgresql_where=text("status = 'error'"),
+            sqlite_where=text("status = 'error'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(20))
