@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import or_, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from app.core.db import Database, utcnow
 from app.pipeline import Pipeline
@@ -133,23 +134,54 @@ class SchedulerLock:
         self._connection = None
 
     def acquire(self) -> bool:
-        """Try to take the lock without waiting; keeps the connection open while held."""
+        """Try to take the lock without waiting; keeps the connection open while held.
+
+        A held lock is checked first: if its connection died (the database restarted), the lock went
+        with it, so it is taken again — or not, when another process was quicker. While the database
+        is unreachable nobody holds it and this returns False.
+        """
         if self.db.is_sqlite:
             return True
         if self._connection is not None:
-            return True
-        connection = self.db.engine.connect()
-        got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}).scalar()
+            if self._alive():
+                return True
+            log.warning("the scheduler lock's database connection was lost; taking the lock again")
+            self.release()
+        try:
+            connection = self.db.engine.connect()
+        except DBAPIError as exc:
+            log.warning("database unavailable, scheduler jobs wait: %s", type(exc.orig).__name__)
+            return False
+        try:
+            got = connection.execute(
+                text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}
+            ).scalar()
+            connection.commit()  # the lock is the session's; leave no transaction open while holding it
+        except DBAPIError as exc:
+            log.warning("database unavailable, scheduler jobs wait: %s", type(exc.orig).__name__)
+            connection.close()
+            return False
         if got:
             self._connection = connection  # type: ignore[assignment]
             return True
         connection.close()
         return False
 
+    def _alive(self) -> bool:
+        try:
+            self._connection.execute(text("SELECT 1"))  # type: ignore[attr-defined]
+            self._connection.commit()  # type: ignore[attr-defined]
+        except DBAPIError:
+            return False
+        return True
+
     def release(self) -> None:
         """Release the lock if held."""
         if self._connection is not None:
-            self._connection.close()  # type: ignore[unreachable]
+            try:
+                self._connection.close()  # type: ignore[unreachable]
+            except DBAPIError:  # the connection is already gone, and the lock with it
+                pass
             self._connection = None
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from analysis.detectors import NegativeShareShiftDetector, NegativeVolumeSpikeDetector, VolumeSpikeDetector
@@ -89,12 +90,28 @@ def mark_stale(session: Session, topic_id: int, oldest_bucket: datetime) -> None
     )
 
 
-def _state_row(session: Session, topic_id: int, name: str) -> DetectorState:
-    row = session.get(DetectorState, (topic_id, name))
-    if row is None:
-        row = DetectorState(topic_id=topic_id, detector=name, state={}, last_bucket=None, stale=False)
-        session.add(row)
-    return row
+def _state_rows(session: Session, topic_id: int) -> dict[str, DetectorState]:
+    """The topic's detector state rows, created empty when missing.
+
+    A push and the scheduler's tick (or two pushes in other buckets) may judge a new topic at the
+    same moment: the rows are inserted if absent, so the later transaction waits for the earlier
+    one's commit and then reads its rows instead of failing on the primary key.
+    """
+    stmt = select(DetectorState).where(DetectorState.topic_id == topic_id)
+    rows = {row.detector: row for row in session.scalars(stmt)}
+    missing = [spec.name for spec in SPECS if spec.name not in rows]
+    if missing:
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(DetectorState).on_conflict_do_nothing(),
+            [
+                {"topic_id": topic_id, "detector": name, "state": {}, "last_bucket": None, "stale": False}
+                for name in missing
+            ],
+        )
+        found = session.scalars(stmt.where(DetectorState.detector.in_(missing)))
+        rows.update({row.detector: row for row in found})
+    return rows
 
 
 def advance(session: Session, topic_id: int, current: datetime) -> dict[str, Any]:
@@ -102,7 +119,7 @@ def advance(session: Session, topic_id: int, current: datetime) -> dict[str, Any
 
     Closed buckets are history: their decisions are not alerts (the current bucket is judged by `peek`).
     """
-    rows = {spec.name: _state_row(session, topic_id, spec.name) for spec in SPECS}
+    rows = _state_rows(session, topic_id)
     starts = []
     for spec in SPECS:
         row = rows[spec.name]

@@ -61,11 +61,13 @@ class AlertEngine:
                 if post.published_at >= now - 2 * BUCKET:
                     fresh[topic_id].append(post)
         current = bucket_start(now)
-        for topic_id, start in oldest.items():
-            if start < current:
-                detection.mark_stale(session, topic_id, start)
-        for topic_id, posts in fresh.items():
-            self.evaluate(session, topic_id, now, fresh=posts)
+        # Topics in id order, each finished before the next, so concurrent transactions (pushes,
+        # collections, the tick) take the row locks of several topics in the same order.
+        for topic_id in sorted(oldest):
+            if oldest[topic_id] < current:
+                detection.mark_stale(session, topic_id, oldest[topic_id])
+            if topic_id in fresh:
+                self.evaluate(session, topic_id, now, fresh=fresh[topic_id])
 
     def evaluate(
         self, session: Session, topic_id: int, now: datetime, fresh: Sequence[StoredPost] = ()
@@ -203,7 +205,8 @@ class AlertEngine:
 
     def tick(self, session: Session, now: datetime) -> None:
         """Periodic: judge every enabled topic (closes buckets even without new posts), auto-resolve."""
-        for topic_id in session.scalars(select(Topic.id).where(Topic.enabled.is_(True))):
+        topic_ids = session.scalars(select(Topic.id).where(Topic.enabled.is_(True)).order_by(Topic.id))
+        for topic_id in topic_ids.all():  # in id order, like on_stored
             self.evaluate(session, topic_id, now)
         incidents.auto_resolve(
             session, now=now, quiet_for=self.config.quiet_for, write_notice=self.write_notice

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from analysis.grading import GRADE_LABELS, Grading, escalate, grade_rank
@@ -21,6 +21,7 @@ from app.core.errors import Conflict, NotFound
 from app.topics.models import Topic
 
 ACTIVE = ("open", "acknowledged")
+INCIDENT_LOCK_CLASS = 0x5951_494E  # "YQIN": advisory lock class of "opening an incident on topic N"
 NoticeWriter = Callable[[Session, Incident, str, datetime], None]
 
 
@@ -37,6 +38,19 @@ def active_incident(session: Session, topic_id: int) -> Incident | None:
         .limit(1)
     )
     return session.scalar(stmt)
+
+
+def _lock_opening(session: Session, topic_id: int) -> bool:
+    """Serialise opening an incident per topic until commit (PostgreSQL; SQLite has one writer).
+
+    Two transactions judging the same topic at once (a push and the scheduler's tick, or pushes whose
+    posts fall in different buckets) would each find no active incident and open one. Returns True
+    when the lock was taken, so the caller looks again after any transaction it waited for.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    session.execute(select(func.pg_advisory_xact_lock(INCIDENT_LOCK_CLASS, topic_id)))
+    return True
 
 
 def silence_for(session: Session, topic_id: int, grade: str, now: datetime) -> Silence | None:
@@ -101,6 +115,8 @@ def record_alert(
 ) -> tuple[Alert, Incident]:
     """Store a graded alert and open, update or escalate the topic's incident (notices as needed)."""
     incident = active_incident(session, topic.id)
+    if incident is None and _lock_opening(session, topic.id):
+        incident = active_incident(session, topic.id)  # opened by a transaction we waited for
     silence = silence_for(session, topic.id, grading.grade, now)
     inputs = grading.inputs.to_dict() if grading.inputs else {}
     reasons = [hit.reason for hit in grading.hits]

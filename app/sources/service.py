@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.core.errors import BadRequest, Conflict, NotFound
@@ -106,10 +107,18 @@ def ensure_push_source(*, session: Session, name: str) -> Source:
     """The push source with this name, created on first use; refuses a non-push name."""
     source = get_by_name(session=session, name=name)
     if source is None:
-        source = Source(name=name, kind=PUSH_KIND, url=None, options={}, state={}, consecutive_failures=0)
-        session.add(source)
-        session.flush()
-    elif source.kind != PUSH_KIND:
+        # Concurrent first pushes to a new name: one insert wins (the others wait for its commit and
+        # insert nothing), then every request reads the one row.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(Source)
+            .values(name=name, kind=PUSH_KIND, url=None, options={}, state={}, consecutive_failures=0)
+            .on_conflict_do_nothing(index_elements=[Source.__table__.c.name])
+        )
+        source = get_by_name(session=session, name=name)
+        if source is None:
+            raise RuntimeError(f"push source {name!r} could not be created")
+    if source.kind != PUSH_KIND:
         raise Conflict(f"source {name!r} is of kind {source.kind!r}; push needs a source of kind 'push'")
     return source
 
