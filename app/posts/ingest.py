@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from app.core.bulk import in_values, insert_ignore
 from app.posts.models import Post, PostTopic
 from collectors.base import RawPost
 
@@ -70,18 +70,11 @@ def _existing_keys(session: Session, source_id: int, keys: Sequence[str]) -> set
     found: set[str] = set()
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        stmt = select(Post.dedup_key).where(Post.source_id == source_id, Post.dedup_key.in_(chunk))
+        stmt = select(Post.dedup_key).where(
+            Post.source_id == source_id, in_values(session, Post.__table__.c.dedup_key, chunk)
+        )
         found.update(session.scalars(stmt))
     return found
-
-
-def _insert_ignore(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    return insert(table)
 
 
 def _fresh(raws: Sequence[RawPost], existing: set[str]) -> tuple[list[tuple[str, RawPost]], int]:
@@ -112,8 +105,9 @@ def ingest_posts(
         analyzer.post_row(raw, analysis, source_id=source_id, dedup_key=key, now=now)
         for (key, raw), analysis in zip(fresh, analysed, strict=True)
     ]
-    stmt = _insert_ignore(session, Post.__table__).returning(Post.__table__.c.id, Post.__table__.c.dedup_key)
-    inserted = {row.dedup_key: row.id for row in session.execute(stmt, rows)}
+    inserted = {
+        row.dedup_key: row.id for row in insert_ignore(session, Post.__table__, rows, ("id", "dedup_key"))
+    }
     result.duplicates += len(rows) - len(inserted)
     result.new = len(inserted)
     clustered = []
@@ -142,8 +136,7 @@ def _tag_topics(session: Session, stored: Sequence[StoredPost]) -> None:
         for post in stored
         for topic_id in post.topic_ids
     ]
-    if rows:
-        session.execute(_insert_ignore(session, PostTopic.__table__), rows)
+    insert_ignore(session, PostTopic.__table__, rows)
 
 
 def _set_clusters(session: Session, params: list[dict[str, int]]) -> None:
