@@ -14,6 +14,7 @@ from app.channels.models import Delivery
 from app.core.db import Database, utcnow
 from app.core.deps import ReadKey
 from app.core.metrics import REGISTRY
+from app.posts import queue as ingest_queue
 from app.sources.models import Source
 
 router = APIRouter(tags=["health"])
@@ -26,7 +27,7 @@ class QueueGauges(Collector):
         self.db = db
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Due sources and pending deliveries."""
+        """Due sources, pending deliveries and queued pushes."""
         now = utcnow()
         with self.db.session() as session:
             due = session.scalar(
@@ -38,11 +39,20 @@ class QueueGauges(Collector):
             )
             pending = session.scalar(select(func.count(Delivery.id)).where(Delivery.status == "pending"))
             failing = session.scalar(select(func.count(Source.id)).where(Source.consecutive_failures > 0))
+            queued, failed_batches = ingest_queue.depth(session)
         yield GaugeMetricFamily("yuqing_sources_due", "Sources due for collection now", value=due or 0)
         yield GaugeMetricFamily(
             "yuqing_outbox_pending", "Deliveries waiting in the outbox", value=pending or 0
         )
         yield GaugeMetricFamily("yuqing_sources_failing", "Sources whose last run failed", value=failing or 0)
+        yield GaugeMetricFamily(
+            "yuqing_ingest_queue_posts", "Pushed posts queued for a worker's analysis", value=queued
+        )
+        yield GaugeMetricFamily(
+            "yuqing_ingest_queue_failed_batches",
+            "Queued push batches that failed every attempt (kept for an operator)",
+            value=failed_batches,
+        )
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 from app.core import metrics
 from app.core.config import Settings
 from app.core.db import Database, utcnow
+from app.posts import ingest
+from app.posts import queue as ingest_queue
 from app.posts.analyzer import PostAnalyzer
 from app.posts.ingest import IngestResult, StoredPost, ingest_posts
 from app.posts.schemas import PushPost, PushResult, RejectedPost
@@ -79,14 +82,35 @@ def validate_posts(items: Iterable[Any], offset: int = 0) -> tuple[list[RawPost]
 
 @dataclass
 class Pipeline:
-    """Runs collection and ingest against one database with one analyser."""
+    """Runs collection and ingest against one database with one analyser.
+
+    The analyser (jieba's dictionary and the sentiment model, ~110 MiB) is created on first use,
+    so a process that only queues pushes (`serve --role api`) never loads it.
+    """
 
     db: Database
     settings: Settings
-    analyzer: PostAnalyzer
+    analyzer_factory: Callable[[], PostAnalyzer] = PostAnalyzer
     hooks: list[StoredHook] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
+    queue_pushes: bool = False
+    _analyzer: PostAnalyzer | None = field(default=None, init=False, repr=False)
+    _analyzer_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def analyzer(self) -> PostAnalyzer:
+        """This process's analyser, created on first use."""
+        if self._analyzer is None:
+            with self._analyzer_lock:
+                if self._analyzer is None:
+                    self._analyzer = self.analyzer_factory()
+        return self._analyzer
+
+    @property
+    def analyzer_loaded(self) -> bool:
+        """Whether the analyser has been created in this process."""
+        return self._analyzer is not None
 
     def store(self, session: Session, source_id: int, raws: Sequence[RawPost]) -> IngestResult:
         """Ingest a batch inside the caller's transaction and run the after-store hooks."""
@@ -104,16 +128,70 @@ class Pipeline:
         return result
 
     def push(self, source_name: str, items: Sequence[Any]) -> PushResult:
-        """Accept a batch of pushed posts for a push source (created on first use)."""
+        """Accept a batch of pushed posts for a push source (created on first use).
+
+        Inline, the posts are analysed and stored before the answer; with `queue_pushes` the new
+        ones are queued durably for a worker and counted as `accepted` and `queued`.
+        """
         good, rejected = validate_posts(items)
+        queued = 0
         with self.db.session() as session:
             source = sources.ensure_push_source(session=session, name=source_name)
-            result = self.store(session, source.id, good) if good else IngestResult()
+            if self.queue_pushes:
+                fresh, duplicates = ingest.unseen(session, source.id, good)
+                if fresh:
+                    ingest_queue.enqueue(session, source.id, [raw for _, raw in fresh], self.clock())
+                result = IngestResult(duplicates=duplicates)
+                queued = len(fresh)
+            else:
+                result = self.store(session, source.id, good) if good else IngestResult()
             source.last_run_at = source.last_success_at = self.clock()
             source.last_status = "ok"
-        _count(source_name, result, rejected=len(rejected))
+        if queued:
+            metrics.POSTS_QUEUED.labels(source_name).inc(queued)
+            metrics.POSTS_DUPLICATE.labels(source_name).inc(result.duplicates)
+            if rejected:
+                metrics.POSTS_REJECTED.labels(source_name).inc(len(rejected))
+        else:
+            _count(source_name, result, rejected=len(rejected))
         self._committed(result)
-        return PushResult(accepted=result.new, duplicates=result.duplicates, rejected=rejected)
+        return PushResult(
+            accepted=result.new + queued, duplicates=result.duplicates, rejected=rejected, queued=queued
+        )
+
+    def ingest_queued(self, owner: str) -> int | None:
+        """Claim one queued push batch, analyse and store it; returns posts stored, None when idle."""
+        settings = self.settings
+        lease = timedelta(seconds=settings.ingest_lease_seconds)
+        batch = ingest_queue.claim(
+            self.db, owner=owner, lease=lease, max_attempts=settings.ingest_max_attempts
+        )
+        if batch is None:
+            return None
+        try:
+            with self.db.session() as session:
+                source = sources.get(session=session, source_id=batch.source_id)
+                result = self.store(session, batch.source_id, batch.posts)
+                ingest_queue.finish(session, batch.id)
+                name = source.name
+        except Exception as exc:  # kept and retried with back-off; never dropped
+            message = f"{type(exc).__name__}: {exc}"
+            gave_up = ingest_queue.fail(
+                self.db, batch, owner=owner, error=message, max_attempts=settings.ingest_max_attempts
+            )
+            log.log(
+                logging.ERROR if gave_up else logging.WARNING,
+                "queued batch %s failed (attempt %d%s): %s",
+                batch.id,
+                batch.attempts,
+                ", kept as failed" if gave_up else ", will retry",
+                message,
+            )
+            return 0
+        metrics.POSTS_STORED.labels(name).inc(result.new)
+        metrics.POSTS_DUPLICATE.labels(name).inc(result.duplicates)
+        self._committed(result)
+        return result.new
 
     async def collect(self, source_id: int, fetcher: Fetcher) -> RunSummary:
         """Run one source now: fetch, parse, store; errors are recorded on the source."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +28,7 @@ from collectors.http import Fetcher
 log = logging.getLogger(__name__)
 ROLES = ("all", "api", "scheduler", "worker")
 DISPATCH_POLL_SECONDS = 0.5  # other processes' notices are picked up within this; our own at once
+INGEST_POLL_SECONDS = 0.5  # queued push batches (from API processes) are picked up within this
 Job = tuple[Callable[[], Awaitable[object]], float, str]
 
 
@@ -47,6 +49,8 @@ class Services:
     retag_hooks: list[Any] = field(default_factory=list)
     dispatch_task: asyncio.Task[None] | None = None
     role: str = "all"
+    _stopping: bool = False
+    _ingest_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
     def create(
@@ -64,7 +68,10 @@ class Services:
             write_notice=write_notice,
         )
         pipeline = Pipeline(
-            db=db, settings=settings, analyzer=analyzer or PostAnalyzer(), hooks=[engine.on_stored]
+            db=db,
+            settings=settings,
+            analyzer_factory=(lambda: analyzer) if analyzer is not None else PostAnalyzer,
+            hooks=[engine.on_stored],
         )
         fetcher = make_fetcher(settings)
         worker = CollectionWorker(pipeline, fetcher, concurrency=settings.collect_concurrency)
@@ -92,6 +99,7 @@ class Services:
         jobs: list[Job] = []
         if role in ("all", "worker"):
             jobs.append((self.worker.tick, 1.0, "collect-due-sources"))
+            jobs.append((self.ingest_tick, INGEST_POLL_SECONDS, "store-queued-pushes"))
         if role in ("all", "scheduler"):
             jobs.extend(
                 [
@@ -102,6 +110,22 @@ class Services:
                 ]
             )
         return jobs
+
+    async def ingest_tick(self, budget: float = 10.0) -> int:
+        """Analyse and store queued push batches until none is due or `budget` seconds passed."""
+        stored = 0
+        deadline = time.monotonic() + budget
+        async with self._ingest_lock:
+            while not self._stopping and time.monotonic() < deadline:
+                try:
+                    count = await asyncio.to_thread(self.pipeline.ingest_queued, self.worker.owner)
+                except Exception:  # the database may be down; leases expire and batches are retried
+                    log.exception("could not claim or store a queued push batch")
+                    break
+                if count is None:
+                    break
+                stored += count
+        return stored
 
     def _singleton(self, job: Callable[[], object]) -> Callable[[], Awaitable[object]]:
         async def run() -> object:
@@ -164,6 +188,9 @@ class Services:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
         self.role = role
+        self.pipeline.queue_pushes = self.settings.queues_pushes(role)
+        if role in ("all", "worker"):
+            await asyncio.to_thread(lambda: self.pipeline.analyzer)  # load before the first batch
         if role in ("all", "worker") and self.dispatcher is not None and self.settings.scheduler_enabled:
             self.dispatch_task = asyncio.create_task(self.dispatcher.run(interval=DISPATCH_POLL_SECONDS))
         jobs = self.jobs(role)
@@ -182,6 +209,9 @@ class Services:
             self.dispatch_task.cancel()
             await asyncio.gather(self.dispatch_task, return_exceptions=True)
             self.dispatch_task = None
+        self._stopping = True
+        async with self._ingest_lock:  # a batch being stored finishes; later ones stay queued
+            pass
         await self.worker.drain()
         if self.dispatcher is not None and hasattr(self.dispatcher, "aclose"):
             await self.dispatcher.aclose()

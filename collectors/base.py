@@ -81,6 +81,20 @@ class RawPost:
     def __post_init__(self) -> None:
         object.__setattr__(self, "published_at", to_utc(self.published_at))
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (the time as ISO 8601), for queues and files."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["published_at"] = self.published_at.isoformat() if self.published_at else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RawPost:
+        """The inverse of `to_dict`."""
+        published = data.get("published_at")
+        fields = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        fields["published_at"] = datetime.fromisoformat(published) if published else None
+        return cls(**fields)
+
 
 @dataclass
 class SourceSpec:

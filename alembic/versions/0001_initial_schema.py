@@ -219,6 +219,35 @@ def upgrade() -> None:
         batch_op.create_index("ix_incidents_topic_status", ["topic_id", "status"], unique=False)
 
     op.create_table(
+        "ingest_batches",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "posts",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("received_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("available_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("lease_owner", sa.String(length=200), nullable=True),
+        sa.Column("lease_expires_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["sources.id"],
+            name=op.f("fk_ingest_batches_source_id_sources"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ingest_batches")),
+    )
+    with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ingest_batches_source_id"), ["source_id"], unique=False)
+        batch_op.create_index("ix_ingest_batches_status_available", ["status", "available_at"], unique=False)
+
+    op.create_table(
         "posts",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("source_id", sa.Integer(), nullable=False),
@@ -664,6 +693,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_posts_cluster_id"))
 
     op.drop_table("posts")
+    with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
+        batch_op.drop_index("ix_ingest_batches_status_available")
+        batch_op.drop_index(batch_op.f("ix_ingest_batches_source_id"))
+
+    op.drop_table("ingest_batches")
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index("ix_incidents_topic_status")
         batch_op.drop_index(batch_op.f("ix_incidents_opened_at"))

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     collect_host_interval_seconds: float = Field(default=1.0, ge=0)
     collect_concurrency: int = Field(default=8, ge=1, le=256)
     collect_lease_seconds: float | None = Field(default=None, gt=0)
+    push_mode: Literal["auto", "inline", "queue"] = "auto"
+    ingest_lease_seconds: float = Field(default=120.0, gt=0)
+    ingest_max_attempts: int = Field(default=5, ge=1, le=100)
     critical_terms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
             "死亡",
@@ -117,6 +120,13 @@ class Settings(BaseSettings):
         if self.collect_lease_seconds is not None:
             return self.collect_lease_seconds
         return self.collect_budget + 60
+
+    def queues_pushes(self, role: str) -> bool:
+        """Whether pushes to a process of this role are queued for workers instead of analysed in it.
+
+        `auto` queues in the `api` role only, so API processes never load the analyser.
+        """
+        return self.push_mode == "queue" or (self.push_mode == "auto" and role == "api")
 
     @property
     def is_sqlite(self) -> bool:

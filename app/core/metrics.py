@@ -7,6 +7,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 POSTS_STORED = Counter("yuqing_posts_stored", "New posts stored, by source", ["source"], registry=REGISTRY)
+POSTS_QUEUED = Counter(
+    "yuqing_posts_queued",
+    "Pushed posts queued for a worker's analysis (API processes that queue pushes), by source",
+    ["source"],
+    registry=REGISTRY,
+)
 POSTS_DUPLICATE = Counter(
     "yuqing_posts_duplicate",
     "Posts already stored (idempotent re-collection), by source",

@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -91,12 +91,19 @@ def _fresh(raws: Sequence[RawPost], existing: set[str]) -> tuple[list[tuple[str,
     return fresh, duplicates
 
 
+def unseen(
+    session: Session, source_id: int, raws: Sequence[RawPost]
+) -> tuple[list[tuple[str, RawPost]], int]:
+    """The posts of a batch not stored yet for this source (with their keys), and how many are not."""
+    keys = [dedup_key(raw) for raw in raws]
+    return _fresh(raws, _existing_keys(session, source_id, keys))
+
+
 def ingest_posts(
     *, session: Session, source_id: int, raws: Sequence[RawPost], analyzer: PostAnalyzer, now: datetime
 ) -> IngestResult:
     """Store the posts of one batch that are not stored yet; analysis runs only on new posts."""
-    keys = [dedup_key(raw) for raw in raws]
-    fresh, duplicates = _fresh(raws, _existing_keys(session, source_id, keys))
+    fresh, duplicates = unseen(session, source_id, raws)
     result = IngestResult(duplicates=duplicates)
     if not fresh:
         return result

@@ -54,3 +54,26 @@ class PostTopic(Base):
     )
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sentiment: Mapped[str | None] = mapped_column(String(10))
+
+
+class IngestBatch(Base):
+    """A pushed batch an API process accepted and queued; a worker analyses and stores it.
+
+    `posts` holds the validated posts (`RawPost.to_dict`). Workers claim a batch with a lease;
+    a batch that keeps failing becomes `failed` after `ingest_max_attempts` claims and is kept.
+    """
+
+    __tablename__ = "ingest_batches"
+    __table_args__ = (Index("ix_ingest_batches_status_available", "status", "available_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    posts: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

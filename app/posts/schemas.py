@@ -83,9 +83,14 @@ class RejectedPost(BaseModel):
 class PushResult(BaseModel):
     """Outcome of a push: accepted (new), duplicates and per-post rejections."""
 
-    accepted: int
-    duplicates: int
+    accepted: int = Field(description="New posts taken: stored, or durably queued for a worker")
+    duplicates: int = Field(description="Posts already stored for this source (or repeated in the batch)")
     rejected: list[RejectedPost]
+    queued: int = Field(
+        default=0,
+        description="Of the accepted posts, how many wait for a worker's analysis (API processes "
+        "that queue pushes); 0 when they were analysed and stored before this answer",
+    )
 
 
 class PostRead(BaseModel):

@@ -37,6 +37,8 @@ def test_metrics_need_a_key_and_count_real_work(client, write_headers, read_head
     )
     assert _value(text, "yuqing_outbox_pending") == 0
     assert "yuqing_sources_due" in text
+    assert _value(text, "yuqing_ingest_queue_posts") == 0  # this process stored the posts itself
+    assert _value(text, "yuqing_ingest_queue_failed_batches") == 0
 
 
 @pytest.mark.skipif(

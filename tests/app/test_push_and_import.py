@@ -51,7 +51,7 @@ def test_push_keeps_good_posts_and_rejects_bad_ones_alone(client, db, write_head
     assert "text" in result["rejected"][3]["error"]
     assert _count(db, "crm") == 3
     again = client.post("/api/v1/posts", json={"source": "crm", "posts": GOOD}, headers=write_headers).json()
-    assert again == {"accepted": 0, "duplicates": 3, "rejected": []}
+    assert again == {"accepted": 0, "duplicates": 3, "rejected": [], "queued": 0}
     assert _count(db, "crm") == 3
 
 

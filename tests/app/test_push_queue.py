@@ -1,0 +1,185 @@
+"""Queued pushes: an API process that does not analyse queues push batches; workers store them.
+
+Pipeline level on SQLite and PostgreSQL (queue, drain, duplicates, leases, failing batches kept),
+then processes on PostgreSQL: `serve --role api` queues and never loads the analyser, a
+`serve --role worker` stores every accepted post once.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from app.core.config import Settings
+from app.core.db import Database, utcnow
+from app.pipeline import validate_posts
+from app.posts import queue as ingest_queue
+from app.posts.models import IngestBatch, Post, PostTopic
+from app.topics import service as topics
+from app.topics.schemas import TopicCreate
+from tests.support.processes import start_service, wait_ready
+
+POSTS = [
+    {"id": "q1", "text": "星河汽车刹车失灵，车主维权无门，太气人了", "author": "甲"},
+    {"id": "q2", "text": "星河汽车新车发布会很精彩，值得期待", "author": "乙"},
+    {"id": "q3", "text": "今天天气不错", "author": "丙"},
+]
+
+
+def _stored(db: Database) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.count(Post.id))) or 0)
+
+
+def _batches(db: Database) -> list[IngestBatch]:
+    with db.session() as session:
+        rows = list(session.scalars(select(IngestBatch).order_by(IngestBatch.id)))
+        session.expunge_all()
+        return rows
+
+
+def _drain(pipeline, owner: str = "test-worker") -> list[int]:  # type: ignore[no-untyped-def]
+    counts = []
+    while (count := pipeline.ingest_queued(owner)) is not None:
+        counts.append(count)
+    return counts
+
+
+def test_queued_push_is_durable_then_stored_once_by_a_worker(services, db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        topic = topics.create(session=session, data=TopicCreate(name="星河", rule="星河汽车"))
+        topic_id = topic.id
+    pipeline = services.pipeline
+    pipeline.queue_pushes = True
+    first = pipeline.push("crm", [*POSTS, {"id": "bad"}])
+    assert (first.accepted, first.queued, first.duplicates) == (3, 3, 0)
+    assert [r.index for r in first.rejected] == [3]
+    assert _stored(db) == 0
+    batches = _batches(db)
+    assert [(b.size, b.status, b.attempts) for b in batches] == [(3, "pending", 0)]
+    assert [p["external_id"] for p in batches[0].posts] == ["q1", "q2", "q3"]
+    with db.session() as session:
+        assert ingest_queue.depth(session) == (3, 0)
+    # Pushed again before a worker ran: queued again, stored once in the end.
+    again = pipeline.push("crm", POSTS[:2])
+    assert (again.accepted, again.queued) == (2, 2)
+    assert _drain(pipeline) == [3, 0]
+    assert _stored(db) == 3 and _batches(db) == []
+    with db.session() as session:
+        tagged = session.scalar(
+            select(func.count()).select_from(PostTopic).where(PostTopic.topic_id == topic_id)
+        )
+        sentiments = dict(session.execute(select(Post.external_id, Post.sentiment)).all())
+    assert tagged == 2
+    raws, _ = validate_posts(POSTS)
+    inline = pipeline.analyzer.analyze_many(raws)
+    assert sentiments == {raw.external_id: a.sentiment for raw, a in zip(raws, inline, strict=True)}
+    # Once stored, a push of the same posts is answered as duplicates without queueing.
+    late = pipeline.push("crm", POSTS)
+    assert (late.accepted, late.queued, late.duplicates) == (0, 0, 3)
+    assert _batches(db) == []
+
+
+def test_a_leased_batch_waits_for_its_lease_then_another_worker_takes_it(services, db) -> None:  # type: ignore[no-untyped-def]
+    pipeline = services.pipeline
+    pipeline.queue_pushes = True
+    pipeline.push("crm", POSTS)
+    claimed = ingest_queue.claim(db, owner="worker-a", lease=timedelta(minutes=5), max_attempts=5)
+    assert claimed is not None and claimed.attempts == 1 and len(claimed.posts) == 3
+    # worker-a dies here: nothing stored, and nobody else may take the batch while its lease runs.
+    assert pipeline.ingest_queued("worker-b") is None
+    with db.session() as session:  # the lease runs out
+        session.execute(update(IngestBatch).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert pipeline.ingest_queued("worker-b") == 3
+    assert _stored(db) == 3 and _batches(db) == []
+
+
+def test_a_failing_batch_is_retried_with_back_off_then_kept_as_failed(
+    settings: Settings, services, db
+) -> None:  # type: ignore[no-untyped-def]
+    pipeline = services.pipeline
+    pipeline.settings = settings.model_copy(update={"ingest_max_attempts": 2})
+    pipeline.queue_pushes = True
+    pipeline.push("crm", POSTS)
+
+    def broken(session, stored, now):  # type: ignore[no-untyped-def]
+        raise RuntimeError("rollups are broken")
+
+    pipeline.hooks.append(broken)
+    assert pipeline.ingest_queued("w") == 0
+    [batch] = _batches(db)
+    assert (batch.status, batch.attempts, batch.lease_owner) == ("pending", 1, None)
+    assert "rollups are broken" in (batch.last_error or "")
+    assert batch.available_at > utcnow()  # backed off
+    assert pipeline.ingest_queued("w") is None
+    assert _stored(db) == 0  # the failed attempt rolled back completely
+    with db.session() as session:
+        session.execute(update(IngestBatch).values(available_at=utcnow()))
+    assert pipeline.ingest_queued("w") == 0
+    [batch] = _batches(db)
+    assert (batch.status, batch.attempts) == ("failed", 2)
+    pipeline.hooks.remove(broken)
+    assert pipeline.ingest_queued("w") is None  # kept for an operator, never retried on its own
+    with db.session() as session:
+        assert ingest_queue.depth(session) == (0, 1)
+
+
+def test_a_batch_whose_workers_keep_dying_is_kept_as_failed(settings: Settings, services, db) -> None:  # type: ignore[no-untyped-def]
+    services.pipeline.queue_pushes = True
+    services.pipeline.push("crm", POSTS)
+    for attempt in (1, 2):
+        claimed = ingest_queue.claim(db, owner=f"w{attempt}", lease=timedelta(minutes=5), max_attempts=2)
+        assert claimed is not None and claimed.attempts == attempt
+        with db.session() as session:
+            session.execute(update(IngestBatch).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    assert ingest_queue.claim(db, owner="w3", lease=timedelta(minutes=5), max_attempts=2) is None
+    [batch] = _batches(db)
+    assert batch.status == "failed" and "stopped" in (batch.last_error or "")
+
+
+def _metric(text: str, name: str) -> float:
+    match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+@pytest.mark.slow
+def test_api_process_queues_and_a_worker_process_stores(settings: Settings, db, admin_headers) -> None:  # type: ignore[no-untyped-def]
+    if settings.is_sqlite:
+        pytest.skip("separate API and worker processes need PostgreSQL; SQLite is single-process")
+    api = start_service("api", settings.database_url)
+    worker = start_service("worker", settings.database_url)
+    try:
+        wait_ready([api, worker])
+        total = 0
+        with httpx.Client(base_url=api.url, headers=admin_headers, timeout=30) as client:
+            for batch in range(4):
+                posts = [
+                    {
+                        "id": f"p{batch}-{i}",
+                        "text": f"星河汽车第{batch}批第{i}条：车机又死机了",
+                        "author": f"u{i}",
+                    }
+                    for i in range(250)
+                ]
+                answer = client.post("/api/v1/posts", json={"source": "crm", "posts": posts})
+                assert answer.status_code == 200, answer.text
+                assert answer.json()["queued"] == answer.json()["accepted"] == 250
+                total += 250
+            deadline = time.monotonic() + 60
+            while _stored(db) < total and time.monotonic() < deadline:
+                assert worker.alive() is None, worker.alive()
+                time.sleep(0.2)
+            assert _stored(db) == total and _batches(db) == []
+            api_metrics = client.get("/metrics").text
+            worker_metrics = httpx.get(f"{worker.url}/metrics", headers=admin_headers).text
+        assert 'yuqing_posts_queued_total{source="crm"} 1000.0' in api_metrics
+        assert _metric(api_metrics, "yuqing_analysis_posts_total") == 0  # the API never analysed
+        assert _metric(worker_metrics, "yuqing_analysis_posts_total") == total
+    finally:
+        api.stop()
+        worker.stop()
