@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from bench.common import (
 BATCH = 1000
 TOPIC_RULE = "车 OR 手机 OR 工作 OR 朋友"
 SENDERS = 3
+SPLIT_WORKERS = 2  # one per core
 RETRIES = 5  # a 500 from the coordination detector race (see the report) is retried; the batch rolled back
 
 
@@ -148,15 +149,50 @@ class InProcess:
         return {"rate": posts / elapsed, "latencies": latencies, "tagged": tagged / posts}
 
 
+def _stored_posts(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM posts")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
+def _wait_stored(url: str, count: int, timeout: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout
+    while count and _stored_posts(url) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"workers stored {_stored_posts(url)} of {count} posts in {timeout:.0f} s")
+        time.sleep(0.05)
+
+
 def http_run(
-    backend: str, url: str, workdir: Path, batches: list[list[dict[str, Any]]], senders: int
+    backend: str,
+    url: str,
+    workdir: Path,
+    batches: list[list[dict[str, Any]]],
+    senders: int,
+    workers: int = 0,
 ) -> dict[str, Any]:
-    """Serve on the database and push the batches with `senders` concurrent loopback senders."""
+    """Serve on the database and push the batches with `senders` concurrent loopback senders.
+
+    With `workers`, the split deployment: `serve --role api` queues the pushes and that many
+    `serve --role worker` processes store them; the rate runs until the last post is stored.
+    """
     env = service_env(url)
     if backend == "postgres":
         yuqing_cli(["migrate"], env, workdir)
     key = admin_key(env, workdir)
-    with Server(env, workdir, role="all", name=f"ingest-{backend}") as server, client(server, key) as api:
+    with ExitStack() as stack:
+        server = stack.enter_context(
+            Server(env, workdir, role="api" if workers else "all", name=f"ingest-{backend}")
+        )
+        crew = [
+            stack.enter_context(Server(env, workdir, role="worker", name="ingest")) for _ in range(workers)
+        ]
+        api = stack.enter_context(client(server, key))
         checked(api.post("/api/v1/topics", json={"name": "基准话题", "rule": TOPIC_RULE}))
         warm = [dict(p, id="warm-" + str(p["id"])) for p in batches[0][:200]]
         # The warm-up also creates the push source: concurrent first pushes to a new source name race in
@@ -197,12 +233,16 @@ def http_run(
                     else:
                         raise RuntimeError(f"a batch failed {RETRIES} times")
 
+        expected = len(warm) + sum(len(b) for b in batches)
+        _wait_stored(url, len(warm) if workers else 0)
         started = time.perf_counter()
         with ThreadPoolExecutor(senders) as pool:
             for future in [pool.submit(sender) for _ in range(senders)]:
                 future.result()
+        _wait_stored(url, expected if workers else 0)
         elapsed = time.perf_counter() - started
         peak = server.peak_rss_mb()
+        worker_peaks = [worker.peak_rss_mb() for worker in crew]
     posts = sum(len(b) for b in batches)
     if sum(accepted) != posts:
         raise RuntimeError(f"the API accepted {sum(accepted)} of {posts} posts")
@@ -210,6 +250,7 @@ def http_run(
         "rate": posts / elapsed,
         "latencies": latencies,
         "peak_rss": peak,
+        "worker_peak_rss": max(worker_peaks, default=0.0),
         "errors": len(errors),
         "requests": len(latencies),
     }
@@ -267,21 +308,31 @@ def profile_tables(profile: cProfile.Profile, posts: int) -> str:
 
 
 def _http_figures(
-    section: Section, backend: str, senders: int, runs: int, corpus: Corpus, count: int, workdir: Path
+    section: Section,
+    backend: str,
+    senders: int,
+    runs: int,
+    corpus: Corpus,
+    count: int,
+    workdir: Path,
+    workers: int = 0,
 ) -> None:
-    rates, peaks, batch_times, failed, requests = [], [], [], 0, 0
+    rates, peaks, worker_peaks, batch_times, failed, requests = [], [], [], [], 0, 0
     for r in range(runs):
         batches = make_batches(corpus, count, 100 + r, datetime.now(UTC))
-        rundir = workdir / f"http-{backend}-{senders}-{r}"
+        rundir = workdir / f"http-{backend}-{senders}-{workers}-{r}"
         rundir.mkdir()
-        with database(backend, f"http_{senders}_{r}", workdir) as url:
-            result = http_run(backend, url, rundir, batches, senders)
+        with database(backend, f"http_{senders}_{workers}_{r}", workdir) as url:
+            result = http_run(backend, url, rundir, batches, senders, workers=workers)
         rates.append(result["rate"])
         peaks.append(result["peak_rss"])
+        worker_peaks.append(result["worker_peak_rss"])
         batch_times += result["latencies"]
         failed += result["errors"]
         requests += result["requests"]
     label = f"{backend}, HTTP, {senders} sender{'s' if senders > 1 else ''}"
+    if workers:
+        label = f"{backend}, split (`api` + {workers} `worker`s), HTTP, {senders} senders, until stored"
     if failed:
         section.notes.append(
             f"{label}: {failed} of {requests} push requests failed (500 or a connection closed after it) and "
@@ -298,6 +349,8 @@ def _http_figures(
         )
     )
     section.add(Figure(f"{label}: server peak RSS after the run", peaks, "MiB"))
+    if workers:
+        section.add(Figure(f"{label}: largest worker peak RSS", worker_peaks, "MiB"))
 
 
 def run(quick: bool) -> Section:
@@ -314,7 +367,9 @@ def run(quick: bool) -> Section:
         f"(scheduler off). *HTTP*: `yuqing serve --role all` (scheduler on) in a subprocess, "
         f"{SENDERS} concurrent senders (and, for comparison, 1 sender) on loopback with pre-encoded bodies; "
         "the "
-        "figure includes JSON parsing, validation and HTTP. Targets apply to PostgreSQL."
+        "figure includes JSON parsing, validation and HTTP. *Split*: `serve --role api` queues the pushes "
+        f"and {SPLIT_WORKERS} `serve --role worker` processes analyse and store them; the clock runs from "
+        "the first push until the last post is stored. Targets apply to PostgreSQL."
     )
     if "postgres" not in backends:
         section.notes.append("PostgreSQL is not reachable: only SQLite was measured.")
@@ -343,6 +398,8 @@ def run(quick: bool) -> Section:
         for backend in backends:
             for senders in (SENDERS, 1):
                 _http_figures(section, backend, senders, runs, corpus, count, workdir)
+        if "postgres" in backends:
+            _http_figures(section, "postgres", SENDERS, runs, corpus, count, workdir, workers=SPLIT_WORKERS)
         profile_backend = backends[-1]
         profile = cProfile.Profile()
         batches = make_batches(corpus, count, 999, datetime.now(UTC))
