@@ -64,6 +64,28 @@ def redact(value: Any) -> Any:
     return value
 
 
+def restore_redacted(new: Any, old: Any, path: str = "options") -> Any:
+    """Options sent back as the API showed them: each masked credential keeps its stored value.
+
+    A client that reads a source, edits one option and sends the options back must not overwrite
+    its token with `***`; a masked value with nothing stored behind it is an error.
+    """
+    if isinstance(new, dict):
+        previous = old if isinstance(old, dict) else {}
+        return {key: restore_redacted(item, previous.get(key), f"{path}.{key}") for key, item in new.items()}
+    if isinstance(new, list):
+        previous_items = old if isinstance(old, list) and len(old) == len(new) else [None] * len(new)
+        return [
+            restore_redacted(item, before, f"{path}[{index}]")
+            for index, (item, before) in enumerate(zip(new, previous_items, strict=True))
+        ]
+    if new == REDACTED:
+        if old is None or old == REDACTED:
+            raise ValueError(f"{path} is {REDACTED!r} (masked) and no value is stored: send the real value")
+        return old
+    return new
+
+
 class SourceRead(BaseModel):
     """A source with its health; credentials inside options are never returned."""
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.urls import check_url
 from app.sources.models import Source, SourceRun
-from app.sources.schemas import SourceCreate, SourceUpdate
+from app.sources.schemas import SourceCreate, SourceUpdate, restore_redacted
 from collectors.base import ConfigError
 from collectors.registry import KINDS, get_collector
 
@@ -64,6 +64,10 @@ def create(
     """Create a source after validating its kind, URL and options."""
     if get_by_name(session=session, name=data.name) is not None:
         raise Conflict(f"a source named {data.name!r} already exists")
+    try:
+        restore_redacted(data.options, None)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     options = _validate(data.kind, data.url, data.options, allowlist)
     source = Source(
         name=data.name,
@@ -88,6 +92,11 @@ def update(*, session: Session, source_id: int, data: SourceUpdate, allowlist: S
     if "name" in changes and changes["name"] != source.name:
         if get_by_name(session=session, name=changes["name"]) is not None:
             raise Conflict(f"a source named {changes['name']!r} already exists")
+    if "options" in changes and changes["options"] is not None:
+        try:
+            changes["options"] = restore_redacted(changes["options"], source.options)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
     if "url" in changes or "options" in changes:
         url = changes.get("url", source.url)
         changes["options"] = _validate(source.kind, url, changes.get("options", source.options), allowlist)

@@ -175,3 +175,36 @@ def test_transient_errors_are_retried(
     summary = client.post(f"/api/v1/sources/{source['id']}/collect", headers=write_headers).json()
     assert summary["status"] == expected_status and summary["new"] > 0
     assert len(loopback_server.requests_to("/flaky")) == 2
+
+
+def test_credentials_are_masked_and_survive_a_round_trip_of_the_options(
+    client, db, write_headers, loopback_server: LoopbackServer
+) -> None:  # type: ignore[no-untyped-def]
+    options = {
+        "fields": {"id": "id", "text": "content"},
+        "headers": {"Authorization": "Bearer s3cr3t-token", "X-Trace": "on"},
+    }
+    created = client.post(
+        "/api/v1/sources",
+        headers=write_headers,
+        json={"name": "api", "kind": "json", "url": loopback_server.url("/api"), "options": options},
+    )
+    assert created.status_code == 201, created.text
+    shown = created.json()["options"]
+    assert shown["headers"] == {"Authorization": "***", "X-Trace": "on"}
+    # A client edits one option and sends back what it was shown: the token must stay.
+    shown["headers"]["X-Trace"] = "off"
+    patched = client.patch(
+        f"/api/v1/sources/{created.json()['id']}", headers=write_headers, json={"options": shown}
+    )
+    assert patched.status_code == 200, patched.text
+    with db.session() as session:
+        stored = session.scalar(select(Source.options).where(Source.name == "api"))
+    assert stored["headers"] == {"Authorization": "Bearer s3cr3t-token", "X-Trace": "off"}
+    # A masked value with nothing stored behind it is refused, not stored as "***".
+    shown["headers"]["Cookie"] = "***"
+    refused = client.patch(
+        f"/api/v1/sources/{created.json()['id']}", headers=write_headers, json={"options": shown}
+    )
+    assert refused.status_code in (400, 422), refused.text
+    assert "options.headers.Cookie" in refused.json()["error"]["message"]
