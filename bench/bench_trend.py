@@ -3,18 +3,22 @@
 Data are made in SQL (`INSERT … SELECT … FROM generate_series`) in a dedicated database, dropped
 afterwards: 40 sources with a run every 10 minutes (a few failing stretches, so `gaps` has work),
 20 topics of skewed size, posts over 60 days with skewed authors, 60% of the posts tagged with one
-topic and 10% with a second. `rollups` and `rollup_members` are then built with one
-`INSERT … SELECT … GROUP BY` each, the same counts `app.alerts.rollups.apply` maintains at ingest
-(5-minute buckets; distinct authors and sources; members 'a', 's', 'p'), then `ANALYZE`.
-The secondary indexes of `posts` and `post_topics` are dropped for the bulk load and re-created
-with their migration definitions, so the final schema is the service's.
+topic and 10% with a second. The rollups are then built in SQL with the counts
+`app.alerts.rollups.apply` maintains at ingest: 5-minute `rollups` and `rollup_members` ('a', 's',
+'p') from the tagged posts; hourly and daily members ('a', 's') from the finer grain's members (what
+`apply` relies on: a member new to an hour is new to its 5-minute bucket); hourly and daily rollups
+summing the 5-minute counters, with distinct authors and sources counted from their own members; then
+`VACUUM ANALYZE`. The secondary indexes of `posts` and `post_topics` are dropped for the bulk load and
+re-created with their migration definitions, so the final schema is the service's.
 
 Queries: `app.alerts.trends.trend(session, topic_id, start, end, interval)` for random topics and
 ranges — 24 h at 5m, 7 d at 1h, 30 d at 1d — each in its own session, as the API does per request.
+`BENCH_TREND_SIZES` (comma-separated post counts, e.g. `1000000`) overrides the sizes.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -42,6 +46,17 @@ AUTHORS = 500_000
 DAYS = 60
 ROUND_SECONDS = 75.0  # a round stops early (after at least MIN_PER_ROUND queries) when queries are slow
 MIN_PER_ROUND = 20
+TABLES = (
+    "posts",
+    "post_topics",
+    "rollups",
+    "rollup_members",
+    "rollups_1h",
+    "rollup_members_1h",
+    "rollups_1d",
+    "rollup_members_1d",
+    "source_runs",
+)
 KINDS = (
     ("24 h at 5m", timedelta(hours=24), "5m"),
     ("7 d at 1h", timedelta(days=7), "1h"),
@@ -93,11 +108,11 @@ CROSS JOIN LATERAL (
 WHERE p.id BETWEEN :lo AND :hi
 """
 
-_BUCKET = "date_bin('5 minutes', {col}, timestamptz '1970-01-01 00:00:00+00')"
+_BUCKET = "date_bin('{size}', {col}, timestamptz '1970-01-01 00:00:00+00')"
 
 _ROLLUPS = f"""
 INSERT INTO rollups (topic_id, bucket_start, total, positive, neutral, negative, authors, sources, engagement)
-SELECT pt.topic_id, {_BUCKET.format(col="pt.published_at")} AS bucket, count(*),
+SELECT pt.topic_id, {_BUCKET.format(size="5 minutes", col="pt.published_at")} AS bucket, count(*),
        count(*) FILTER (WHERE p.sentiment = 'positive'), count(*) FILTER (WHERE p.sentiment = 'neutral'),
        count(*) FILTER (WHERE p.sentiment = 'negative'), count(DISTINCT p.author),
        count(DISTINCT p.source_id),
@@ -108,9 +123,35 @@ GROUP BY 1, 2
 
 _MEMBERS = f"""
 INSERT INTO rollup_members (topic_id, bucket_start, kind, member)
-SELECT DISTINCT pt.topic_id, {_BUCKET.format(col="pt.published_at")}, CAST(:kind AS varchar), {{member}}
+SELECT DISTINCT pt.topic_id, {_BUCKET.format(size="5 minutes", col="pt.published_at")},
+       CAST(:kind AS varchar), {{member}}
 FROM post_topics pt JOIN posts p ON p.id = pt.post_id
 WHERE {{member}} IS NOT NULL
+"""
+
+# coarse members from the finer grain's members, kinds 'a' and 's' (as apply cascades them)
+_COARSE_MEMBERS = """
+INSERT INTO {table} (topic_id, kind, bucket_start, member)
+SELECT DISTINCT topic_id, kind, {bucket}, member
+FROM {finer}
+WHERE kind = CAST(:kind AS varchar)
+"""
+
+# coarse rollups: the 5-minute counters summed, distinct counts from the grain's own members
+_COARSE_ROLLUPS = """
+INSERT INTO {table} (topic_id, bucket_start, total, positive, neutral, negative, authors, sources, engagement)
+SELECT r.topic_id, r.bucket, r.total, r.positive, r.neutral, r.negative,
+       coalesce(m.authors, 0), coalesce(m.sources, 0), r.engagement
+FROM (
+    SELECT topic_id, {bucket} AS bucket, sum(total) AS total, sum(positive) AS positive,
+           sum(neutral) AS neutral, sum(negative) AS negative, sum(engagement) AS engagement
+    FROM rollups GROUP BY 1, 2
+) AS r
+LEFT JOIN (
+    SELECT topic_id, bucket_start, count(*) FILTER (WHERE kind = 'a') AS authors,
+           count(*) FILTER (WHERE kind = 's') AS sources
+    FROM {members} GROUP BY 1, 2
+) AS m ON m.topic_id = r.topic_id AND m.bucket_start = r.bucket
 """
 
 _RUNS = """
@@ -250,7 +291,9 @@ class Dataset:
         self._timed("vacuum analyze", self._analyze)
 
     def _rebuild_rollups(self) -> None:
-        self._execute("TRUNCATE rollups, rollup_members")
+        self._execute(
+            "TRUNCATE rollups, rollup_members, rollups_1h, rollup_members_1h, rollups_1d, rollup_members_1d"
+        )
         members = [("a", "p.author"), ("s", "p.source_id::text"), ("p", "p.platform")]
         self._parallel(
             [lambda: self._execute(_ROLLUPS)]
@@ -259,20 +302,51 @@ class Dataset:
                 for k, m in members  # type: ignore[misc]
             ]
         )
+        for table, finer, size in (
+            ("rollup_members_1h", "rollup_members", "1 hour"),
+            ("rollup_members_1d", "rollup_members_1h", "1 day"),
+        ):
+            sql = _COARSE_MEMBERS.format(
+                table=table, finer=finer, bucket=_BUCKET.format(size=size, col="bucket_start")
+            )
+            self._parallel([lambda k=k, q=sql: self._execute(q, kind=k) for k in ("a", "s")])  # type: ignore[misc]
+        self._parallel(
+            [
+                lambda t=t, m=m, z=z: self._execute(  # type: ignore[misc]
+                    _COARSE_ROLLUPS.format(
+                        table=t, members=m, bucket=_BUCKET.format(size=z, col="bucket_start")
+                    )
+                )
+                for t, m, z in (
+                    ("rollups_1h", "rollup_members_1h", "1 hour"),
+                    ("rollups_1d", "rollup_members_1d", "1 day"),
+                )
+            ]
+        )
 
     def _analyze(self) -> None:
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(
-                text("VACUUM (ANALYZE) posts, post_topics, rollups, rollup_members, source_runs")
-            )
+            connection.execute(text(f"VACUUM (ANALYZE) {', '.join(TABLES)}"))
 
     def counts(self) -> dict[str, int]:
         """Row counts of the tables the trend reads or depends on."""
         with self.engine.connect() as connection:
             return {
                 name: int(connection.execute(text(f"SELECT count(*) FROM {name}")).scalar() or 0)
-                for name in ("posts", "post_topics", "rollups", "rollup_members", "source_runs")
+                for name in TABLES
             }
+
+    def sizes(self) -> dict[str, int]:
+        """On-disk size (table, indexes and TOAST) of each table, and of the posts time index."""
+        with self.engine.connect() as connection:
+            found = {
+                name: int(connection.execute(text(f"SELECT pg_total_relation_size('{name}')")).scalar() or 0)
+                for name in TABLES
+            }
+            found["ix_posts_published_at"] = int(
+                connection.execute(text("SELECT pg_relation_size('ix_posts_published_at')")).scalar() or 0
+            )
+            return found
 
 
 def time_queries(
@@ -317,47 +391,36 @@ def breakdown(engine: Engine, now: datetime, samples: int) -> str:
     from sqlalchemy.orm import Session
 
     from app.alerts import trends
-    from app.alerts.models import Rollup
-    from app.alerts.rollups import bucket_start
+    from app.alerts.rollups import GRAIN, bucket_start
 
     rng = random.Random(5)
     lines = [
-        "| kind | rollups rows | distinct authors + sources | gaps (incl. topic_source_ids) | "
-        "of which topic_source_ids |",
-        "|---|---|---|---|---|",
+        "| kind | rollup rows of the grain | gaps (one query) | topic_source_ids (alone) |",
+        "|---|---|---|---|",
     ]
     for label, span, interval in KINDS:
-        parts = {"rollups": 0.0, "distinct": 0.0, "gaps": 0.0, "sources": 0.0}
+        parts = {"rollups": 0.0, "gaps": 0.0, "sources": 0.0}
+        table = GRAIN[interval].rollup.__table__
         for _ in range(samples):
             topic = rng.randint(1, TOPICS)
             end = now - timedelta(seconds=rng.uniform(0, (timedelta(days=DAYS) - span).total_seconds()))
             start = bucket_start(end - span, trends.INTERVALS[interval])
-            seconds = int(trends.INTERVALS[interval].total_seconds())
             with Session(engine) as session:
                 t0 = time.perf_counter()
-                list(
-                    session.scalars(
-                        select(Rollup).where(
-                            Rollup.topic_id == topic, Rollup.bucket_start >= start, Rollup.bucket_start < end
-                        )
+                session.execute(
+                    select(table).where(
+                        table.c.topic_id == topic, table.c.bucket_start >= start, table.c.bucket_start < end
                     )
-                )
+                ).all()
                 t1 = time.perf_counter()
-                if interval != "5m":
-                    trends._distinct_by_bucket(session, topic, start, end, seconds, "a")
-                    trends._distinct_by_bucket(session, topic, start, end, seconds, "s")
-                t2 = time.perf_counter()
                 trends.gaps(session, topic, start, end)
-                t3 = time.perf_counter()
+                t2 = time.perf_counter()
                 trends.topic_source_ids(session, topic)
-                t4 = time.perf_counter()
+                t3 = time.perf_counter()
             parts["rollups"] += t1 - t0
-            parts["distinct"] += t2 - t1
-            parts["gaps"] += t3 - t2
-            parts["sources"] += t4 - t3
-        cells = " | ".join(
-            f"{1000 * parts[k] / samples:,.1f} ms" for k in ("rollups", "distinct", "gaps", "sources")
-        )
+            parts["gaps"] += t2 - t1
+            parts["sources"] += t3 - t2
+        cells = " | ".join(f"{1000 * parts[k] / samples:,.1f} ms" for k in ("rollups", "gaps", "sources"))
         lines.append(f"| {label} | {cells} |")
     return "\n".join(lines)
 
@@ -368,13 +431,16 @@ def run(quick: bool) -> Section:
     if not pg_version():
         section.skipped = "PostgreSQL is not reachable"
         return section
-    sizes = (100_000, 300_000) if quick else (1_000_000, 10_000_000)
+    sizes: tuple[int, ...] = (100_000, 300_000) if quick else (1_000_000, 10_000_000)
+    if os.environ.get("BENCH_TREND_SIZES"):
+        sizes = tuple(int(n) for n in os.environ["BENCH_TREND_SIZES"].split(","))
     rounds, per_round, warmup = (1, 30, 5) if quick else (3, 70, 10)
     section.intro = (
         f"A dedicated database with {SOURCES} sources (a run every 10 minutes for {DAYS} days, a few failing "
         f"stretches), {TOPICS} topics of skewed size, posts spread over {DAYS} days from {AUTHORS:,} authors "
-        "(skewed), ~61% tagged with one topic and ~10% with a second; `rollups` and `rollup_members` built "
-        "with `INSERT … SELECT … GROUP BY` exactly as ingest maintains them, then `VACUUM ANALYZE`. "
+        "(skewed), ~61% tagged with one topic and ~10% with a second; rollups and their distinct members at "
+        "5 minutes, 1 hour and 1 day built with `INSERT … SELECT … GROUP BY` with the counts ingest "
+        "maintains, then `VACUUM ANALYZE`. A trend reads the rollup rows of its interval's grain. "
         f"Each figure: {rounds} round(s) of {per_round} `trend()` calls on random topics and random ranges "
         f"within the {DAYS} days, after {warmup} warm-up calls per kind; each call opens its own session "
         "(pooled connection) like an API request. Stock PostgreSQL settings (shared_buffers 128 MB)."
@@ -424,7 +490,11 @@ def run(quick: bool) -> Section:
                     f"**{label}**: generated in {generation:,.0f} s ("
                     + ", ".join(f"{k} {v:,.0f} s" for k, v in data.timings.items())
                     + "; cumulative over sizes). "
-                    "Rows: " + ", ".join(f"{k} {number(v)}" for k, v in counts.items()) + "."
+                    "Rows: "
+                    + ", ".join(f"{k} {number(v)}" for k, v in counts.items())
+                    + ". On disk (with indexes): "
+                    + ", ".join(f"{k} {v / 2**20:,.0f} MiB" for k, v in data.sizes().items())
+                    + "."
                 )
                 section.notes.append(
                     f"Mean time per query inside `trend()` at {label} "
