@@ -267,7 +267,7 @@ PHASES = (
     ("  normalize", "analysis/normalize.py", "normalize"),
     ("  RuleSet.match (topics)", "analysis/rules.py", "match"),
     ("post_row (insert rows)", "app/posts/analyzer.py", "post_row"),
-    ("ClusterIndex.add (simhash index)", "app/posts/analyzer.py", "add"),
+    ("clusters.assign (near-duplicates)", "app/posts/clusters.py", "assign"),
     ("_set_clusters (UPDATE)", "app/posts/ingest.py", "_set_clusters"),
     ("_tag_topics (INSERT post_topics)", "app/posts/ingest.py", "_tag_topics"),
     ("AlertEngine.on_stored", "app/alerts/engine.py", "on_stored"),

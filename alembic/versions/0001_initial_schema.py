@@ -276,6 +276,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("simhash", sa.BigInteger(), nullable=True),
+        sa.Column("simhash_band0", sa.Integer(), nullable=True),
+        sa.Column("simhash_band1", sa.Integer(), nullable=True),
+        sa.Column("simhash_band2", sa.Integer(), nullable=True),
+        sa.Column("simhash_band3", sa.Integer(), nullable=True),
         sa.Column("cluster_id", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["source_id"], ["sources.id"], name=op.f("fk_posts_source_id_sources"), ondelete="CASCADE"
@@ -286,6 +290,10 @@ def upgrade() -> None:
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_posts_cluster_id"), ["cluster_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_posts_published_at"), ["published_at"], unique=False)
+        batch_op.create_index("ix_posts_simhash_band0", ["simhash_band0", "id"], unique=False)
+        batch_op.create_index("ix_posts_simhash_band1", ["simhash_band1", "id"], unique=False)
+        batch_op.create_index("ix_posts_simhash_band2", ["simhash_band2", "id"], unique=False)
+        batch_op.create_index("ix_posts_simhash_band3", ["simhash_band3", "id"], unique=False)
         batch_op.create_index("ix_posts_source_published", ["source_id", "published_at"], unique=False)
 
     op.create_table(
@@ -689,6 +697,10 @@ def downgrade() -> None:
     op.drop_table("rollup_members")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index("ix_posts_source_published")
+        batch_op.drop_index("ix_posts_simhash_band3")
+        batch_op.drop_index("ix_posts_simhash_band2")
+        batch_op.drop_index("ix_posts_simhash_band1")
+        batch_op.drop_index("ix_posts_simhash_band0")
         batch_op.drop_index(batch_op.f("ix_posts_published_at"))
         batch_op.drop_index(batch_op.f("ix_posts_cluster_id"))
 

@@ -29,7 +29,7 @@ def dialect_insert(session: Session, table: Table) -> Any:
     return (postgresql if is_postgresql(session) else sqlite).insert(table)
 
 
-def in_values(session: Session, column: Column[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+def in_values(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
     """`column IN values`; on PostgreSQL `column IN (SELECT unnest(:array))` with one array parameter.
 
     (Not `= ANY(:array)`: once psycopg prepares the statement, PostgreSQL's generic plan for it

@@ -1,5 +1,5 @@
 """The app's view of analysis/: one analyser per process, holding the tokenizer, the sentiment
-model, the compiled topic rules and the near-duplicate index."""
+model and the compiled topic rules (near-duplicate clusters live in the database: app/posts/clusters.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from analysis.keywords import top_terms
 from analysis.normalize import normalize
 from analysis.rules import RuleSet, parse_any
 from analysis.sentiment import SentimentModel
-from analysis.simhash import SimhashIndex, simhash, to_signed
+from analysis.simhash import simhash, to_signed
 from analysis.tokenize import Tokenizer
 from app.posts.ingest import StoredPost
+from app.posts.models import simhash_bands
 from app.topics.models import Topic
 from collectors.base import RawPost
 
@@ -39,33 +40,12 @@ class PostAnalysis:
     topic_ids: list[int]
 
 
-class ClusterIndex:
-    """Near-duplicate clusters over the most recent posts of this process (bounded memory).
-
-    A post's cluster is the id of the first stored post within `max_distance` bits; the index is
-    warmed from the database at start-up so clusters continue across restarts.
-    """
-
-    def __init__(self, max_distance: int = 3, capacity: int = 200_000) -> None:
-        self._lock = threading.Lock()
-        self._index: SimhashIndex[int] = SimhashIndex(max_distance, capacity=capacity)
-
-    def add(self, post_id: int, value: int) -> int:
-        """Index a stored post; returns its cluster head (its own id when it starts a cluster)."""
-        with self._lock:
-            return self._index.add(post_id, value)
-
-    def __len__(self) -> int:
-        return len(self._index)
-
-
 class PostAnalyzer:
     """Analyses posts for ingest and matches them to topics; safe to share across threads."""
 
     def __init__(self, model: SentimentModel | None = None, tokenizer: Tokenizer | None = None) -> None:
         self.model = model or SentimentModel.load()
         self.tokenizer = tokenizer or Tokenizer()
-        self.clusters = ClusterIndex()
         self._topics: RuleSet[int] = RuleSet()
         self._topics_version: tuple[Any, ...] | None = None
         self._lock = threading.Lock()
@@ -146,6 +126,7 @@ class PostAnalyzer:
             "sentiment_score": analysis.sentiment_score,
             "keywords": analysis.keywords,
             "simhash": to_signed(analysis.simhash),
+            **{f"simhash_band{n}": part for n, part in enumerate(simhash_bands(analysis.simhash))},
         }
         return {key: _no_nul(value) for key, value in row.items()}
 

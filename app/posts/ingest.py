@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.core.bulk import in_values, insert_ignore
+from app.posts import clusters
 from app.posts.models import Post, PostTopic
 from collectors.base import RawPost
 
@@ -117,17 +118,16 @@ def ingest_posts(
     }
     result.duplicates += len(rows) - len(inserted)
     result.new = len(inserted)
-    clustered = []
-    for row, analysis in zip(rows, analysed, strict=True):
-        post_id = inserted.get(row["dedup_key"])
-        if post_id is None:
-            continue
-        head = analyzer.clusters.add(post_id, analysis.simhash)
-        row["cluster_id"] = head if head != post_id else None
-        if row["cluster_id"] is not None:
-            clustered.append({"pid": post_id, "cid": head})
+    new_posts = [
+        (inserted[row["dedup_key"]], row, analysis)
+        for row, analysis in zip(rows, analysed, strict=True)
+        if row["dedup_key"] in inserted
+    ]
+    heads = clusters.assign(session, [(post_id, analysis.simhash) for post_id, _, analysis in new_posts])
+    for post_id, row, analysis in new_posts:
+        row["cluster_id"] = heads.get(post_id)
         result.stored.append(analyzer.stored_post(post_id, row, analysis))
-    _set_clusters(session, clustered)
+    _set_clusters(session, [{"pid": post_id, "cid": head} for post_id, head in heads.items()])
     _tag_topics(session, result.stored)
     return result
 

@@ -18,6 +18,7 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "dedup_key"),
         Index("ix_posts_source_published", "source_id", "published_at"),
+        *(Index(f"ix_posts_simhash_band{n}", f"simhash_band{n}", "id") for n in range(4)),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -39,7 +40,22 @@ class Post(Base):
     sentiment_score: Mapped[float | None] = mapped_column(Float)
     keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)
     simhash: Mapped[int | None] = mapped_column(BigInteger)
+    # The SimHash's four 16-bit bands, indexed with the id: near-duplicate candidates by band.
+    simhash_band0: Mapped[int | None] = mapped_column(Integer)
+    simhash_band1: Mapped[int | None] = mapped_column(Integer)
+    simhash_band2: Mapped[int | None] = mapped_column(Integer)
+    simhash_band3: Mapped[int | None] = mapped_column(Integer)
     cluster_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+SIMHASH_BAND_BITS = 16
+SIMHASH_BANDS = 4  # near-duplicates within 3 bits share at least one band (app/posts/clusters.py)
+
+
+def simhash_bands(value: int) -> list[int]:
+    """The four 16-bit bands of an unsigned 64-bit SimHash, lowest first."""
+    mask = (1 << SIMHASH_BAND_BITS) - 1
+    return [(value >> (n * SIMHASH_BAND_BITS)) & mask for n in range(SIMHASH_BANDS)]
 
 
 class PostTopic(Base):

@@ -1,0 +1,81 @@
+"""Near-duplicate clusters kept in the database, so every worker and every restart agrees.
+
+A post joins the cluster of the earliest recent post within Hamming distance `MAX_DISTANCE` of its
+64-bit SimHash; otherwise it starts its own (its `cluster_id` stays NULL and its id is the head).
+Candidates are found by banding (pigeonhole): two hashes within distance 3 agree exactly on at
+least one of four 16-bit bands, stored beside the hash with an index `(band, id)` each, so a
+batch needs four indexed lookups restricted to the most recent `HORIZON_POSTS` posts.
+
+Workers on PostgreSQL take a transaction-scoped advisory lock before looking, so a batch sees
+every batch committed before it: two workers storing copies of one story at the same moment still
+put them in one cluster. The lock is held until the batch commits (the analysis, the expensive
+part, is done before).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from analysis.simhash import from_signed, hamming
+from app.core.bulk import in_values, is_postgresql
+from app.posts.models import SIMHASH_BANDS, Post, simhash_bands
+
+MAX_DISTANCE = 3
+HORIZON_POSTS = 200_000
+LOCK_KEY = 0x59_51_43_4C  # "YQCL"
+BAND_COLUMNS = [Post.simhash_band0, Post.simhash_band1, Post.simhash_band2, Post.simhash_band3]
+
+
+def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]:
+    """Cluster newly inserted posts, given as (id, unsigned simhash); returns {post id: head id}.
+
+    Posts that start their own cluster are absent from the result. The caller stores the heads.
+    """
+    if not posts:
+        return {}
+    if is_postgresql(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    ours = {post_id for post_id, _ in posts}
+    horizon = min(ours) - HORIZON_POSTS
+    values: list[set[int]] = [set() for _ in range(SIMHASH_BANDS)]
+    for _, value in posts:
+        for number, part in enumerate(simhash_bands(value)):
+            values[number].add(part)
+    candidates: dict[int, tuple[int, int]] = {}  # id -> (simhash, head)
+    for number in range(SIMHASH_BANDS):
+        stmt = select(Post.id, Post.simhash, Post.cluster_id).where(
+            in_values(session, BAND_COLUMNS[number], sorted(values[number])), Post.id > horizon
+        )
+        for row in session.execute(stmt):
+            if row.id not in ours and row.simhash is not None:
+                candidates[row.id] = (from_signed(row.simhash), row.cluster_id or row.id)
+    buckets: list[dict[int, list[int]]] = [defaultdict(list) for _ in range(SIMHASH_BANDS)]
+    known = dict(candidates)
+
+    def remember(post_id: int, value: int) -> None:
+        for number, part in enumerate(simhash_bands(value)):
+            buckets[number][part].append(post_id)
+
+    for post_id in sorted(known):
+        remember(post_id, known[post_id][0])
+    heads: dict[int, int] = {}
+    for post_id, value in sorted(posts):
+        nearest = min(
+            (
+                other
+                for number, part in enumerate(simhash_bands(value))
+                for other in buckets[number].get(part, ())
+                if hamming(value, known[other][0]) <= MAX_DISTANCE
+            ),
+            default=None,
+        )
+        head = known[nearest][1] if nearest is not None else post_id
+        if head != post_id:
+            heads[post_id] = head
+        known[post_id] = (value, head)
+        remember(post_id, value)
+    return heads
