@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from analysis.rules import Rule, parse_any
 from analysis.rules import RuleError as AnalysisRuleError
+from app.core.bulk import insert_ignore
 from app.core.errors import Conflict, NotFound, RuleError
 from app.posts.models import Post, PostTopic
 from app.topics.models import Topic
@@ -163,8 +164,8 @@ def retag(*, session: Session, topic: Topic, since: datetime | None = None) -> i
             for p in batch
             if rule.matches(_match_text(p))
         ]
-        if rows:
-            session.execute(PostTopic.__table__.insert(), rows)
-            tagged += len(rows)
+        # Posts stored meanwhile were tagged by their own push (it knows the topic): skip those.
+        insert_ignore(session, PostTopic.__table__, rows)
+        tagged += len(rows)
     topic.retagged_version = topic.rule_version
     return tagged

@@ -6,7 +6,9 @@ duplicate (found by the load and fault tests in test_faults.py and the latency b
 - a push and the scheduler's tick judging a new topic at once (unique violation on detector_states);
 - two transactions opening an incident for the same topic at once (two incidents, two notices);
 - the scheduler lock lost with its connection when the database restarts (held by nobody, yet the
-  process went on running singleton jobs as if it held it).
+  process went on running singleton jobs as if it held it);
+- re-tagging a new topic while pushes that already know it tag their own posts (primary key of
+  post_topics).
 """
 
 from __future__ import annotations
@@ -203,3 +205,30 @@ def test_the_scheduler_lock_is_taken_again_after_its_connection_dies(pg_db: Data
     finally:
         lock.release()
         rival.release()
+
+
+def test_retag_skips_posts_tagged_by_a_push_that_committed_during_its_scan(  # type: ignore[no-untyped-def]
+    services, pg_db: Database, monkeypatch
+) -> None:
+    """A new topic is re-tagged over stored posts while pushes, which already know the topic, keep
+    tagging their own posts; one committing between the re-tag's delete and its scan used to fail the
+    re-tag on the primary key (again every 5 s under steady load)."""
+    from app.posts.models import PostTopic
+    from app.topics import service as topic_service
+
+    now = datetime.now(UTC)
+    services.pipeline.push("weibo", [{"id": "old", "text": "星河汽车 旧帖", "published_at": now.isoformat()}])
+    with pg_db.session() as session:
+        topic = topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车"))
+    original = topic_service._recent_posts
+
+    def scan_after_a_push(session, since):  # type: ignore[no-untyped-def]
+        post = {"id": "new", "text": "星河汽车 新帖", "published_at": now.isoformat()}
+        assert Background(lambda: services.pipeline.push("weibo", [post])).join().accepted == 1
+        yield from original(session, since)
+
+    monkeypatch.setattr(topic_service, "_recent_posts", scan_after_a_push)
+    with pg_db.session() as session:
+        assert topic_service.retag(session=session, topic=session.get(type(topic), topic.id)) == 2
+    with pg_db.session() as session:
+        assert session.scalar(select(func.count()).select_from(PostTopic)) == 2
