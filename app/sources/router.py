@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, Response, status
 
 from app.audit import service as audit
 from app.core.deps import AdminKey, Id, ReadKey, SessionDep, SettingsDep, WriteKey
+from app.scheduler import collect_by_worker
 from app.sources import service
 from app.sources.schemas import RunSummary, SourceCreate, SourceRead, SourceUpdate
 
@@ -68,7 +71,11 @@ def delete_source(source_id: Id, session: SessionDep, key: AdminKey) -> Response
 
 @router.post("/{source_id}/collect", response_model=RunSummary)
 async def collect_now(source_id: Id, request: Request, _: WriteKey) -> RunSummary:
-    """Run the source now and return the run summary."""
+    """Run the source now and return the run summary.
+
+    An `api` process does not collect itself: it makes the source due and waits for the run a
+    worker records (so API processes never load the analyser).
+    """
     services = request.app.state.services
     with services.db.session() as session:
         source = service.get(session=session, source_id=source_id)
@@ -78,4 +85,7 @@ async def collect_now(source_id: Id, request: Request, _: WriteKey) -> RunSummar
             raise BadRequest(
                 "push sources receive posts through POST /api/v1/posts; there is nothing to collect"
             )
+    if services.pipeline.queue_pushes:
+        wait = services.settings.collect_budget + 30
+        return await asyncio.to_thread(collect_by_worker, services.db, source_id, timeout=wait)
     return await services.pipeline.collect(source_id, services.fetcher)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +23,10 @@ from app.posts import queue as ingest_queue
 from app.posts.models import IngestBatch, Post, PostTopic
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
+from tests.support.loopback import LoopbackServer
 from tests.support.processes import start_service, wait_ready
+
+FEED = Path(__file__).resolve().parents[1] / "fixtures" / "collectors" / "zh_weibo_rss20.xml"
 
 POSTS = [
     {"id": "q1", "text": "星河汽车刹车失灵，车主维权无门，太气人了", "author": "甲"},
@@ -148,7 +152,9 @@ def _metric(text: str, name: str) -> float:
 
 
 @pytest.mark.slow
-def test_api_process_queues_and_a_worker_process_stores(settings: Settings, db, admin_headers) -> None:  # type: ignore[no-untyped-def]
+def test_api_process_queues_and_a_worker_process_stores(  # type: ignore[no-untyped-def]
+    settings: Settings, db, admin_headers, loopback_server: LoopbackServer
+) -> None:
     if settings.is_sqlite:
         pytest.skip("separate API and worker processes need PostgreSQL; SQLite is single-process")
     api = start_service("api", settings.database_url)
@@ -175,11 +181,27 @@ def test_api_process_queues_and_a_worker_process_stores(settings: Settings, db, 
                 assert worker.alive() is None, worker.alive()
                 time.sleep(0.2)
             assert _stored(db) == total and _batches(db) == []
+            # Collect-now through the API process: a worker runs it, the API answers with its summary.
+            loopback_server.serve("/feed", FEED.read_bytes(), content_type="application/xml")
+            source = client.post(
+                "/api/v1/sources",
+                json={
+                    "name": "feed",
+                    "kind": "rss",
+                    "url": loopback_server.url("/feed"),
+                    "interval_seconds": 3600,
+                },
+            ).json()
+            summary = client.post(f"/api/v1/sources/{source['id']}/collect")
+            assert summary.status_code == 200, summary.text
+            assert summary.json()["status"] in ("ok", "not_modified") and summary.json()["source"] == "feed"
+            collected = _stored(db) - total
+            assert collected > 0
             api_metrics = client.get("/metrics").text
             worker_metrics = httpx.get(f"{worker.url}/metrics", headers=admin_headers).text
         assert 'yuqing_posts_queued_total{source="crm"} 1000.0' in api_metrics
         assert _metric(api_metrics, "yuqing_analysis_posts_total") == 0  # the API never analysed
-        assert _metric(worker_metrics, "yuqing_analysis_posts_total") == total
+        assert _metric(worker_metrics, "yuqing_analysis_posts_total") == total + collected
     finally:
         api.stop()
         worker.stop()
