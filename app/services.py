@@ -174,7 +174,9 @@ class Services:
 
         done = 0
         with self.db.session() as session:
-            pending = session.scalars(select(Topic).where(Topic.retagged_version < Topic.rule_version)).all()
+            pending = session.scalars(
+                select(Topic).where(Topic.retagged_version < Topic.rule_version).order_by(Topic.id)
+            ).all()  # in id order: each re-tag locks its topic until commit
             for topic in pending:
                 count = topics.retag(session=session, topic=topic)
                 for hook in self.retag_hooks:

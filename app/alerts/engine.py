@@ -22,6 +22,7 @@ from app.core import metrics
 from app.posts.ingest import StoredPost
 from app.posts.models import Post, PostTopic
 from app.sources.models import Source
+from app.topics import service as topics
 from app.topics.models import Topic
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class AlertEngine:
 
     def on_stored(self, session: Session, stored: Sequence[StoredPost], now: datetime) -> None:
         """Pipeline hook: update rollups, mark replays for late posts, judge topics with fresh posts."""
+        topics.lock_for_ingest(session, {topic_id for post in stored for topic_id in post.topic_ids})
         rollups.apply(session, stored, now)
         oldest: dict[int, datetime] = {}
         fresh: dict[int, list[StoredPost]] = defaultdict(list)

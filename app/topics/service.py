@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from analysis.rules import Rule, parse_any
 from analysis.rules import RuleError as AnalysisRuleError
-from app.core.bulk import insert_ignore
+from app.core.bulk import insert_ignore, is_postgresql
 from app.core.errors import Conflict, NotFound, RuleError
 from app.posts.models import Post, PostTopic
 from app.topics.models import Topic
 from app.topics.schemas import PreviewPost, PreviewResult, TopicCreate, TopicRead, TopicUpdate
 
 _SCAN_BATCH = 2000
+TOPIC_LOCK_CLASS = 0x5951_5450  # "YQTP": advisory lock class of "a topic's tags and rollups"
 
 
 def compile_rule(value: str | dict[str, Any]) -> Rule:
@@ -153,8 +154,27 @@ def _match_text(post: Post) -> str:
     return post.text
 
 
+def lock_for_ingest(session: Session, topic_ids: Iterable[int]) -> None:
+    """Hold shared locks on these topics until commit (PostgreSQL; SQLite has one writer).
+
+    Ingest takes them, in id order, before adding its posts to the topics' rollups; a re-tag takes
+    the topic's lock exclusively (`retag`). So a re-tag and its rollup rebuild see either all of a
+    concurrent batch or none of it — a batch committing midway was counted twice, by the rebuild
+    and by its own rollup update.
+    """
+    if is_postgresql(session):
+        for topic_id in sorted(set(topic_ids)):
+            session.execute(select(func.pg_advisory_xact_lock_shared(TOPIC_LOCK_CLASS, topic_id)))
+
+
 def retag(*, session: Session, topic: Topic, since: datetime | None = None) -> int:
-    """Re-match stored posts against the topic's current rule; returns how many posts it tags."""
+    """Re-match stored posts against the topic's current rule; returns how many posts it tags.
+
+    Holds the topic's lock exclusively until commit (see `lock_for_ingest`): callers re-tagging
+    several topics in one transaction go in id order.
+    """
+    if is_postgresql(session):
+        session.execute(select(func.pg_advisory_xact_lock(TOPIC_LOCK_CLASS, topic.id)))
     rule = compile_rule(topic.rule)
     session.execute(delete(PostTopic).where(PostTopic.topic_id == topic.id))
     tagged = 0
@@ -164,7 +184,7 @@ def retag(*, session: Session, topic: Topic, since: datetime | None = None) -> i
             for p in batch
             if rule.matches(_match_text(p))
         ]
-        # Posts stored meanwhile were tagged by their own push (it knows the topic): skip those.
+        # Posts tagged by their own batch meanwhile (it knew the topic already) are skipped.
         insert_ignore(session, PostTopic.__table__, rows)
         tagged += len(rows)
     topic.retagged_version = topic.rule_version

@@ -7,8 +7,8 @@ duplicate (found by the load and fault tests in test_faults.py and the latency b
 - two transactions opening an incident for the same topic at once (two incidents, two notices);
 - the scheduler lock lost with its connection when the database restarts (held by nobody, yet the
   process went on running singleton jobs as if it held it);
-- re-tagging a new topic while pushes that already know it tag their own posts (primary key of
-  post_topics).
+- re-tagging a new topic while pushes that already know it store posts for it (primary key of
+  post_topics, and posts counted twice in the rebuilt rollups).
 """
 
 from __future__ import annotations
@@ -207,28 +207,41 @@ def test_the_scheduler_lock_is_taken_again_after_its_connection_dies(pg_db: Data
         rival.release()
 
 
-def test_retag_skips_posts_tagged_by_a_push_that_committed_during_its_scan(  # type: ignore[no-untyped-def]
-    services, pg_db: Database, monkeypatch
-) -> None:
-    """A new topic is re-tagged over stored posts while pushes, which already know the topic, keep
-    tagging their own posts; one committing between the re-tag's delete and its scan used to fail the
-    re-tag on the primary key (again every 5 s under steady load)."""
+def test_a_push_during_a_retag_is_tagged_and_counted_once(services, pg_db: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A new topic is re-tagged and its rollups rebuilt while pushes, which already know the topic,
+    keep storing matching posts. A batch committing in the middle of the rebuild was counted twice
+    (by the rebuild's scan and by its own rollup update); one committing in the middle of the re-tag
+    scan failed the re-tag on post_topics' key. Now a push waits for the re-tag's commit."""
+    from app.alerts import rollups
+    from app.alerts.rollups import GRAINS
     from app.posts.models import PostTopic
-    from app.topics import service as topic_service
 
     now = datetime.now(UTC)
-    services.pipeline.push("weibo", [{"id": "old", "text": "星河汽车 旧帖", "published_at": now.isoformat()}])
+    old = {"id": "old", "text": "星河汽车 旧帖", "published_at": (now - timedelta(hours=3)).isoformat()}
+    services.pipeline.push("weibo", [old])
     with pg_db.session() as session:
-        topic = topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车"))
-    original = topic_service._recent_posts
+        topic_id = topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车")).id
+    main, racers = threading.current_thread(), []
+    original = rollups.apply
 
-    def scan_after_a_push(session, since):  # type: ignore[no-untyped-def]
-        post = {"id": "new", "text": "星河汽车 新帖", "published_at": now.isoformat()}
-        assert Background(lambda: services.pipeline.push("weibo", [post])).join().accepted == 1
-        yield from original(session, since)
+    def apply_then_push(session, posts, now=None):  # type: ignore[no-untyped-def]
+        applied = original(session, posts, now)
+        if threading.current_thread() is main and not racers:  # the rebuild's first batch is in
+            post = {"id": "new", "text": "星河汽车 新帖", "published_at": datetime.now(UTC).isoformat()}
+            racers.append(Background(lambda: services.pipeline.push("weibo", [post])))
+            blocked_or_done(pg_db, racers[0])  # the push now waits for the re-tag (it used to commit)
+        return applied
 
-    monkeypatch.setattr(topic_service, "_recent_posts", scan_after_a_push)
+    monkeypatch.setattr(rollups, "apply", apply_then_push)
+    assert services.retag_pending() == 1
+    assert racers and racers[0].join().accepted == 1
     with pg_db.session() as session:
-        assert topic_service.retag(session=session, topic=session.get(type(topic), topic.id)) == 2
-    with pg_db.session() as session:
-        assert session.scalar(select(func.count()).select_from(PostTopic)) == 2
+        tagged = session.scalar(
+            select(func.count()).select_from(PostTopic).where(PostTopic.topic_id == topic_id)
+        )
+        assert tagged == 2
+        for grain in GRAINS:
+            total = session.scalar(
+                select(func.sum(grain.rollup.total)).where(grain.rollup.topic_id == topic_id)
+            )
+            assert total == 2, grain.name
