@@ -20,6 +20,7 @@ from app.alerts.engine import AlertEngine, EngineConfig
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.modules import import_if_present
+from app.core.urls import address_check
 from app.pipeline import Pipeline
 from app.posts.analyzer import PostAnalyzer
 from app.scheduler import CollectionWorker, SchedulerLock, build_scheduler
@@ -227,4 +228,5 @@ def make_fetcher(settings: Settings) -> Fetcher:
         timeout=settings.collect_timeout_seconds,
         max_bytes=settings.collect_max_bytes,
         host_interval=settings.collect_host_interval_seconds,
+        address_check=address_check(settings.url_allowlist, settings.base_url),
     )

@@ -9,6 +9,7 @@ Our exception hierarchy:
     - HTTPStatusError
     - RateLimitedError
     - BodyTooLargeError
+    - BlockedAddressError
   + ParseError
     - NotAFeedError
     - InvalidJSONError
@@ -54,6 +55,10 @@ class FetchError(CollectorError):
 
 class NetworkError(FetchError):
     """Connecting, sending or reading failed (DNS, refused, reset, TLS, protocol)."""
+
+
+class BlockedAddressError(FetchError):
+    """The host (perhaps reached by a redirect) resolves to an address the policy forbids."""
 
 
 class FetchTimeout(NetworkError):

@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from collectors import __version__
 from collectors.base import SourceState
 from collectors.charset import decode_body
 from collectors.errors import (
+    BlockedAddressError,
     BodyTooLargeError,
     FetchError,
     FetchTimeout,
@@ -42,6 +45,77 @@ EXCERPT_BYTES = 2048
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+
+
+AddressCheck = Callable[[str, str, int], str | None]
+"""(host, IP address, port) -> None when a connection may be made, else why not (one short sentence)."""
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Resolves each host at connect time and connects only to addresses the check allows.
+
+    The check runs for every connection, so neither a redirect to a private address nor a DNS
+    answer that changed since the URL was validated (rebinding) reaches the internal network;
+    the connection goes to the checked address itself. TLS still verifies the original host name.
+    """
+
+    def __init__(self, check: AddressCheck, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._check = check
+        self._inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Connect to the first allowed address of `host`."""
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
+        refusals = {address: self._check(host, address, port) for address in addresses}
+        allowed = [address for address, reason in refusals.items() if reason is None]
+        if not allowed:
+            reasons = "; ".join(sorted({reason for reason in refusals.values() if reason}))
+            raise BlockedAddressError(f"refused to connect to {host}: {reasons}")
+        error: Exception | None = None
+        for address in allowed:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except httpcore.ConnectError as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        """Unix sockets are never a collector's target."""
+        raise BlockedAddressError("refused to connect to a Unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        """Delegate to the wrapped backend."""
+        await self._inner.sleep(seconds)
+
+
+def guarded_transport(check: AddressCheck | None) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose every connection passes `check` (a plain transport when None)."""
+    transport = httpx.AsyncHTTPTransport()
+    if check is not None:
+        pool = transport._pool  # httpx builds its pool without a way to pass a network backend
+        if not hasattr(pool, "_network_backend"):
+            raise RuntimeError("this httpx version cannot take the address guard; refusing to run unguarded")
+        pool._network_backend = GuardedNetworkBackend(check)
+    return transport
 
 
 class Fetcher:
@@ -76,6 +150,7 @@ class Fetcher:
         clock: Clock = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
+        address_check: AddressCheck | None = None,
     ) -> None:
         self.timeout = timeout
         self.connect_timeout = min(connect_timeout, timeout)
@@ -93,6 +168,7 @@ class Fetcher:
         self._jitter = jitter
         self._client = client
         self._owns_client = client is None
+        self.address_check = address_check
         self._loop: asyncio.AbstractEventLoop | None = None
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._next_slot: dict[str, float] = {}
@@ -247,6 +323,7 @@ class Fetcher:
                 timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout, read=self.read_timeout),
                 max_redirects=5,
                 headers={"User-Agent": self.user_agent},
+                transport=guarded_transport(self.address_check),
             )
         return self._client
 

@@ -14,6 +14,7 @@ import httpx
 
 from app.channels.base import ChannelRequest, DeliveryResult, Outcome
 from app.channels.registry import get_channel
+from collectors.errors import BlockedAddressError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ async def send(request: ChannelRequest, client: httpx.AsyncClient, *, timeout: f
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         log.warning("channel %s: unusable URL %s (%s)", request.kind, request.safe_url, type(exc).__name__)
         return DeliveryResult(Outcome.PERMANENT, detail=f"invalid url: {type(exc).__name__}")
+    except BlockedAddressError as exc:  # the host resolves to a private address that is not allow-listed
+        log.warning("channel %s: %s", request.kind, exc)
+        return DeliveryResult(Outcome.PERMANENT, detail=str(exc))
     except httpx.TimeoutException as exc:
         log.info("channel %s: timeout sending to %s (%s)", request.kind, request.safe_url, type(exc).__name__)
         return DeliveryResult(Outcome.RETRY, detail=f"timeout: {type(exc).__name__}")

@@ -38,6 +38,7 @@ from app.channels.notice import Notice, make_digest
 from app.channels.sending import SendReport, describe, send_notice
 from app.core.config import Settings
 from app.core.db import Database, utcnow
+from app.core.urls import outgoing_client
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class Dispatcher:
         report = TickReport()
         batches = await asyncio.to_thread(self.claim, report)
         if batches:
-            client = self._client = self._client or httpx.AsyncClient(headers={"User-Agent": "Yuqing/1"})
+            client = self._client = self._client or outgoing_client(self.settings)
             outcomes = await asyncio.gather(
                 *(self._deliver(batch, client, report) for batch in batches), return_exceptions=True
             )

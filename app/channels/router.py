@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
@@ -25,6 +24,7 @@ from app.channels.schemas import (
 from app.core.db import utcnow
 from app.core.deps import AdminKey, Id, IdFilter, ReadKey, SessionDep, SettingsDep, WriteKey
 from app.core.errors import BadRequest
+from app.core.urls import outgoing_client
 
 router = APIRouter(prefix="/api/v1", tags=["channels"])
 
@@ -137,7 +137,7 @@ async def test_channel(channel_id: Id, request: Request, key: WriteKey) -> Chann
         channel = service.get(session=session, channel_id=channel_id)
         config, kind = service.channel_config(channel), channel.kind
         notice = sending.make_test_notice(channel, now=utcnow(), base_url=settings.base_url)
-    async with httpx.AsyncClient() as client:
+    async with outgoing_client(settings) as client:
         report = await sending.send_notice(
             kind=kind,
             config=config,

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
+import httpx
+
+from app.core.config import Settings
 from app.core.errors import UnsafeURL
+from collectors.http import guarded_transport
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -81,3 +85,40 @@ def check_url(url: str, allowlist: Sequence[str] = ()) -> str:
             details={"host": host, "addresses": private},
         )
     return url
+
+
+def address_check(
+    allowlist: Sequence[str] = (), own_url: str | None = None
+) -> Callable[[str, str, int], str | None]:
+    """The connect-time check for outgoing requests (collectors and channels).
+
+    `check_url` validates a URL when it is saved; this runs on every connection, redirects
+    included, so a redirect to a private address or a host whose DNS answer changed since
+    (rebinding) is refused unless the host or the network is allow-listed. The service's own
+    address (`own_url`, its base URL, e.g. the demo's webhook sink) is always allowed.
+    """
+    own = urlsplit(own_url) if own_url else None
+    own_host = (own.hostname or "").lower() if own else ""
+    own_port = (own.port or (443 if own.scheme == "https" else 80)) if own else 0
+
+    def check(host: str, address: str, port: int) -> str | None:
+        ip = ipaddress.ip_address(address)
+        if not _is_private(ip) or _allowed(host, [ip], allowlist):
+            return None
+        if own_host and host.lower() == own_host and port == own_port:
+            return None
+        where = f"{host} is" if host == address else f"{host} resolves to"
+        return (
+            f"{where} the private, loopback or link-local address {ip}; "
+            "add it to YUQING_URL_ALLOWLIST if this is intended"
+        )
+
+    return check
+
+
+def outgoing_client(settings: Settings) -> httpx.AsyncClient:
+    """An HTTP client for channel deliveries whose connections pass `address_check`."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": "Yuqing/1"},
+        transport=guarded_transport(address_check(settings.url_allowlist, settings.base_url)),
+    )

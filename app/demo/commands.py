@@ -92,7 +92,8 @@ def demo(
         return
     from app.runner import run_server
 
-    run_server(settings, host=host, port=port)
+    # The demo's webhook sink is this server: its own address must be the base URL.
+    run_server(settings.model_copy(update={"base_url": base}), host=host, port=port)
 
 
 def _remove(settings) -> None:  # type: ignore[no-untyped-def]

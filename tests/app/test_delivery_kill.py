@@ -51,6 +51,7 @@ def _start_worker(database_url: str, log: Path) -> subprocess.Popen[bytes]:
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "YUQING_DATABASE_URL": database_url,
+        "YUQING_URL_ALLOWLIST": "127.0.0.0/8",
         "YUQING_OUTBOX_LEASE_SECONDS": "1.5",
         "YUQING_OUTBOX_SEND_TIMEOUT_SECONDS": "0.6",
         "YUQING_OUTBOX_DIGEST_THRESHOLD": "1000",

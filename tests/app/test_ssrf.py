@@ -158,3 +158,69 @@ def test_cors_allows_only_configured_origins(make_client) -> None:  # type: igno
     assert "access-control-allow-origin" not in _preflight(client, "https://evil.example").headers
     simple = client.get("/api/v1/overview", headers={**headers, "Origin": "https://dash.example.org"})
     assert simple.headers["access-control-allow-origin"] == "https://dash.example.org"
+
+
+# --------------------------------------------------------------------------- at connect time
+
+
+def _fetch(url: str, allowlist: list[str]) -> Any:
+    import asyncio
+
+    from app.services import make_fetcher
+
+    async def run() -> Any:
+        settings = load_settings(url_allowlist=allowlist, collect_host_interval_seconds=0)
+        async with make_fetcher(settings) as fetcher:
+            return await fetcher.get(url)
+
+    return asyncio.run(run())
+
+
+def test_a_redirect_to_a_private_address_is_refused_at_connect_time(loopback_server) -> None:  # type: ignore[no-untyped-def]
+    from collectors.errors import BlockedAddressError
+    from tests.support.loopback import Reply
+
+    port = loopback_server.url("/").split(":")[2].split("/")[0]
+    loopback_server.serve("/feed", b"<rss/>", content_type="application/xml")
+    loopback_server.handle(
+        "/moved", lambda request: Reply(302, b"", headers={"Location": f"http://127.0.0.2:{port}/feed"})
+    )
+    # The allow-listed host itself is fetched…
+    assert _fetch(loopback_server.url("/feed"), ["127.0.0.1/32"]).status == 200
+    # …but its redirect to another private address is refused before any connection is made.
+    with pytest.raises(BlockedAddressError, match=r"127\.0\.0\.2.*YUQING_URL_ALLOWLIST"):
+        _fetch(loopback_server.url("/moved"), ["127.0.0.1/32"])
+    # A host whose name resolves to loopback now (rebinding after validation) is refused too.
+    with pytest.raises(BlockedAddressError, match="localhost"):
+        _fetch(f"http://localhost:{port}/feed", [])
+    # Allow-listing the name lets it through.
+    assert _fetch(f"http://localhost:{port}/feed", ["localhost"]).status == 200
+
+
+def test_a_channel_whose_host_turned_private_fails_permanently_with_the_reason(loopback_server) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from app.channels.base import ChannelRequest, Outcome
+    from app.channels.delivery import send
+    from app.core.urls import outgoing_client
+
+    loopback_server.serve("/hook", b'{"errcode":0}', content_type="application/json")
+    request = ChannelRequest(kind="webhook", method="POST", url=loopback_server.url("/hook"), json={})
+
+    async def run(allowlist: list[str]) -> Any:
+        async with outgoing_client(load_settings(url_allowlist=allowlist)) as client:
+            return await send(request, client, timeout=5)
+
+    refused = asyncio.run(run([]))
+    assert refused.outcome is Outcome.PERMANENT and "YUQING_URL_ALLOWLIST" in (refused.detail or "")
+    assert asyncio.run(run(["127.0.0.0/8"])).outcome is Outcome.OK
+
+
+def test_the_services_own_address_is_always_reachable_and_nothing_else_on_its_host() -> None:
+    from app.core.urls import address_check
+
+    check = address_check([], "http://127.0.0.1:8000")
+    assert check("127.0.0.1", "127.0.0.1", 8000) is None  # e.g. the demo's webhook sink
+    assert "YUQING_URL_ALLOWLIST" in (check("127.0.0.1", "127.0.0.1", 5432) or "")
+    assert "resolves to" in (check("intranet.example", "10.0.0.7", 80) or "")
+    assert check("example.com", "93.184.216.34", 443) is None
