@@ -416,7 +416,7 @@ def upgrade() -> None:
     with op.batch_alter_table("source_runs", schema=None) as batch_op:
         batch_op.create_index(
             "ix_source_runs_errors",
-            ["source_id", "started_at"],
+            ["source_id", "finished_at"],
             unique=False,
             postgresql_where=sa.text("status = 'error'"),
             sqlite_where=sa.text("status = 'error'"),

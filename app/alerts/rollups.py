@@ -111,10 +111,8 @@ def _dialect_insert(session: Session, table):  # type: ignore[no-untyped-def]
 
 
 def _new_members(session: Session, grain: Grain, keys: set[MemberKey]) -> set[MemberKey]:
-    """Insert a grain's member rows, skipping those present; returns the ones that were new.
-
-    Rows go in primary-key order, so concurrent ingest transactions take row locks in one order.
-    """
+    """Insert a grain's member rows, skipping those present; returns the ones that were new (the
+    portable path, used on SQLite). Rows go in primary-key order."""
     if not keys:
         return set()
     table = grain.member.__table__

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, cast, select
+from sqlalchemy import Integer, case, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.alerts.models import DailyRollupMember
@@ -74,57 +74,96 @@ def topic_source_ids(session: Session, topic_id: int) -> list[int]:
 def gaps(session: Session, topic_id: int, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Time ranges in which a source of the topic was failing, so nobody reads a broken collector as calm.
 
-    One query for all the topic's sources: their failed runs in the range (partial index on failed
-    runs), each with the first later run that did not fail (composite index), which ends its stretch.
+    A stretch opens at a failed run and ends when a later run of the source does not fail. One query
+    for all the topic's sources reads their failed runs in the range (partial index on failed runs)
+    and returns only the runs that open or close a stretch, each checked with one index probe, so a
+    source failing for weeks costs one row per run scanned in the database, not a scan per run.
     """
     lookback = start - GAP_LOOKBACK
+    considered = (SourceRun.started_at < end, SourceRun.finished_at >= lookback)
+    order = (SourceRun.source_id, SourceRun.started_at)
+    failed = (
+        select(
+            SourceRun.source_id,
+            SourceRun.started_at,
+            SourceRun.error,
+            func.lag(SourceRun.started_at)
+            .over(partition_by=SourceRun.source_id, order_by=order)
+            .label("prev"),
+        )
+        .where(SourceRun.source_id.in_(_topic_sources(topic_id)), SourceRun.status == "error", *considered)
+        .subquery("failed")
+    )
+    other = aliased(SourceRun)
+    ok_between = (
+        select(other.id)
+        .where(
+            other.source_id == failed.c.source_id,
+            other.started_at > failed.c.prev,
+            other.started_at < failed.c.started_at,
+            other.status != "error",
+            other.finished_at >= lookback,
+        )
+        .exists()
+    )
+    flagged = select(
+        failed.c.source_id,
+        failed.c.started_at,
+        failed.c.error,
+        case((failed.c.prev.is_(None), True), else_=ok_between).label("opens"),
+    ).subquery("flagged")
+    closes = func.coalesce(
+        func.lead(flagged.c.opens).over(
+            partition_by=flagged.c.source_id, order_by=(flagged.c.source_id, flagged.c.started_at)
+        ),
+        True,
+    ).label("closes")
+    edges = select(flagged, closes).subquery("edges")
     after = aliased(SourceRun)
     recovered = (
         select(after.finished_at)
         .where(
-            after.source_id == SourceRun.source_id,
-            after.started_at > SourceRun.started_at,
+            after.source_id == edges.c.source_id,
+            after.started_at > edges.c.started_at,
             after.started_at < end,
             after.status != "error",
             after.finished_at >= lookback,
         )
         .order_by(after.started_at)
         .limit(1)
-        .correlate(SourceRun)
         .scalar_subquery()
     )
     stmt = (
         select(
-            SourceRun.source_id,
-            SourceRun.started_at,
-            SourceRun.error,
-            recovered.label("recovered_at"),
+            edges.c.source_id,
+            edges.c.started_at,
+            edges.c.error,
+            edges.c.opens,
+            edges.c.closes,
+            case((edges.c.closes, recovered), else_=None).label("recovered_at"),
             Source.name,
         )
-        .join(Source, Source.id == SourceRun.source_id)
-        .where(
-            SourceRun.source_id.in_(_topic_sources(topic_id)),
-            SourceRun.status == "error",
-            SourceRun.started_at < end,
-            SourceRun.finished_at >= lookback,
-        )
-        .order_by(SourceRun.source_id, SourceRun.started_at)
+        .join(Source, Source.id == edges.c.source_id)
+        .where(or_(edges.c.opens, edges.c.closes))
+        .order_by(edges.c.source_id, edges.c.started_at)
     )
-    stretches: dict[tuple[int, datetime | None], dict[str, Any]] = {}
+    stretches: list[dict[str, Any]] = []
     for row in session.execute(stmt):
-        # failed runs with the same recovering run belong to one stretch, opened by the first of them
-        key = (row.source_id, row.recovered_at)
-        if key not in stretches:
-            stretches[key] = {
-                "source_id": row.source_id,
-                "source": row.name or str(row.source_id),
-                "start": row.started_at,
-                "end": row.recovered_at,
-                "error": row.error,
-            }
+        if row.opens:
+            stretches.append(
+                {
+                    "source_id": row.source_id,
+                    "source": row.name or str(row.source_id),
+                    "start": row.started_at,
+                    "end": None,
+                    "error": row.error,
+                }
+            )
+        if row.closes:
+            stretches[-1]["end"] = row.recovered_at
     result = [
         {**gap, "start": max(gap["start"], start), "end": min(gap["end"], end) if gap["end"] else None}
-        for gap in stretches.values()
+        for gap in stretches
         if (gap["end"] is None or gap["end"] > start) and gap["start"] < end
     ]
     return sorted(result, key=lambda gap: gap["start"])

@@ -43,11 +43,11 @@ class SourceRun(Base):
     __tablename__ = "source_runs"
     __table_args__ = (
         Index("ix_source_runs_source_started", "source_id", "started_at"),
-        # failing runs only: trend gaps look them up for all of a topic's sources in one query
+        # failed runs only, by end: trend gaps read those of all a topic's sources since the range
         Index(
             "ix_source_runs_errors",
             "source_id",
-            "started_at",
+            "finished_at",
             postgresql_where=text("status = 'error'"),
             sqlite_where=text("status = 'error'"),
         ),

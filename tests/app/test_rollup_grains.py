@@ -270,6 +270,7 @@ PATTERNS = {  # one character per 10-minute run, oldest first: e = error, o = ok
     "fails from the first run": "eeeooooooooooooooooooo",
     "single failures": "oeoeoeoeoeoeoeoeoe",
     "recovers with an unchanged feed": "ooooooooooeeeennnnnnnnnnnn",
+    "fails for hours": "o" + "e" * 30 + "o",
 }
 
 
