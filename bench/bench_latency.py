@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -51,6 +50,7 @@ from bench.common import (
     service_env,
     yuqing_cli,
 )
+from bench.loadgen import LoadGenerator, LoadPlan
 
 BACKGROUND_RATE = 1000  # posts/s offered
 BACKGROUND_BATCH = 500
@@ -120,74 +120,26 @@ class Receiver:
         self.httpd.server_close()
 
 
-@dataclass
-class Background:
-    """Pushes calm posts to one topic at a fixed offered rate until stopped (bounded by `limit` s)."""
-
-    api: httpx.Client
-    corpus: Corpus
-    limit: float
-    sent: int = 0
-    failures: int = 0
-    latencies: list[float] = field(default_factory=list)
-    started: float = 0.0
-    stopped: float = 0.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start the sender thread."""
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        interval = BACKGROUND_BATCH / BACKGROUND_RATE
-        self.started = time.monotonic()
-        tick, number_ = self.started, 0
-        while not self._stop.is_set() and time.monotonic() - self.started < self.limit:
-            now = datetime.now(UTC)
-            posts = []
-            for _ in range(BACKGROUND_BATCH):
-                text = self.corpus.texts[number_ % len(self.corpus.texts)]
-                posts.append(
-                    {
-                        "id": f"bg-{number_}",
-                        "text": f"bgzq {text}",
-                        "author": f"背景作者{number_ % 5}",
-                        "published_at": iso(now),
-                        "platform": "weibo",
-                    }
-                )
-                number_ += 1
-            t0 = time.monotonic()
-            try:
-                response = self.api.post("/api/v1/posts", json={"source": "bench-background", "posts": posts})
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            self.latencies.append(time.monotonic() - t0)
-            if ok:
-                self.sent += len(posts)
-            else:
-                self.failures += 1
-            tick += interval
-            pause = tick - time.monotonic()
-            if pause > 0:
-                self._stop.wait(pause)
-            else:
-                tick = time.monotonic()  # behind: send the next batch now, do not build up a backlog
-        self.stopped = time.monotonic()
-
-    def stop(self) -> None:
-        """Stop and wait for the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=120)
-
-    @property
-    def rate(self) -> float:
-        """Achieved posts/s."""
-        return self.sent / max(self.stopped - self.started, 1e-9)
+def background_load(server: Server, key: str, corpus: Corpus, seconds: float) -> LoadGenerator:
+    """Calm posts to one topic at BACKGROUND_RATE: one request at a time, BACKGROUND_BATCH posts each,
+    published now, five authors (bench/loadgen.py; failed requests are counted, not retried)."""
+    plan = LoadPlan(
+        texts=[f"bgzq {text}" for text in corpus.texts],
+        rate=BACKGROUND_RATE,
+        seconds=seconds,
+        batch=BACKGROUND_BATCH,
+        pushers=1,
+        readers=0,
+        sources=("bench-background",),
+        authors=5,
+        late_share=0.0,
+        spread_seconds=0.0,
+        platforms=("weibo",),
+        prefix="bg",
+        request_timeout=120.0,
+        retry_for=0.0,
+    )
+    return LoadGenerator(server.base_url, key, plan)
 
 
 @contextmanager
@@ -255,13 +207,11 @@ def measure(backend: str, probes: int, corpus: Corpus, workdir: Path) -> dict[st
                     for i in range(probes)
                 ]
                 _baseline(api, topics, corpus, datetime.now(UTC))
-                # Let one engine tick (every 30 s) evaluate the new topics first: the tick and a push
-                # evaluating a topic for the first time at the same moment both insert its
-                # detector_states rows, and on PostgreSQL the push then fails (see the report).
+                # Let one engine tick (every 30 s) evaluate the new topics first, so a probe's push
+                # does not also pay for replaying its topic's 30-hour baseline into the detectors.
                 time.sleep(TICK_WAIT)
                 negatives = corpus.negative()
-                background = Background(client(server, key), corpus, limit=probes * 20.0 + 60)
-                background.start()
+                background = background_load(server, key, corpus, seconds=probes * 20.0 + 60).start()
                 time.sleep(3.0)
                 rng = random.Random(9)
                 rows: list[dict[str, float]] = []
@@ -278,7 +228,7 @@ def measure(backend: str, probes: int, corpus: Corpus, workdir: Path) -> dict[st
                             rows.append(row)
                 finally:
                     background.stop()
-                    background.api.close()
+                    load = background.wait()
                 background_incidents = checked(
                     api.get("/api/v1/incidents", params={"topic_id": background_topic})
                 )
@@ -289,9 +239,9 @@ def measure(backend: str, probes: int, corpus: Corpus, workdir: Path) -> dict[st
             "rows": rows,
             "misses": misses,
             "failures": failures,
-            "background_rate": background.rate,
-            "background_failures": background.failures,
-            "background_latencies": background.latencies,
+            "background_rate": load.achieved_rate,
+            "background_failures": load.count(endpoint="push") - load.count(endpoint="push", status=200),
+            "background_latencies": load.push_latencies,
             "background_incidents": len(background_incidents),
             "peak_rss": peak,
             "signed": all(p.get("_signed") for _, p in receiver.messages),

@@ -55,6 +55,8 @@ class LoadPlan:
     new_topics: tuple[tuple[str, str], ...] = ()  # (name, rule) created one by one during the run
     authors: int = 300  # a small pool, so concurrent batches share authors (rollup members)
     late_share: float = 0.05  # posts published hours ago (they update old buckets and replay detectors)
+    spread_seconds: float = 300.0  # the others were published within this many seconds before sending
+    platforms: tuple[str, ...] = ("weibo", "douyin", "zhihu")
     prefix: str = "load"
     request_timeout: float = 30.0
     retry_for: float = 60.0  # how long one batch is retried on 503, timeouts and dropped connections
@@ -225,13 +227,13 @@ class LoadGenerator:
         if rng.random() < plan.late_share:
             published = now - timedelta(hours=rng.uniform(1, 48))
         else:
-            published = now - timedelta(seconds=rng.uniform(0, 300))
+            published = now - timedelta(seconds=rng.uniform(0, plan.spread_seconds))
         return {
             "id": ident,
             "text": rng.choice(plan.texts),
             "author": f"压测用户{rng.randrange(plan.authors)}",
             "published_at": published.isoformat(),
-            "platform": rng.choice(("weibo", "douyin", "zhihu")),
+            "platform": rng.choice(plan.platforms),
             "engagement": {"reposts": rng.randrange(50), "likes": rng.randrange(200)},
         }
 
