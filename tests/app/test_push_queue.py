@@ -23,8 +23,8 @@ from app.posts import queue as ingest_queue
 from app.posts.models import IngestBatch, Post, PostTopic
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
+from bench.common import Server, service_env
 from tests.support.loopback import LoopbackServer
-from tests.support.processes import start_service, wait_ready
 
 FEED = Path(__file__).resolve().parents[1] / "fixtures" / "collectors" / "zh_weibo_rss20.xml"
 
@@ -153,16 +153,14 @@ def _metric(text: str, name: str) -> float:
 
 @pytest.mark.slow
 def test_api_process_queues_and_a_worker_process_stores(  # type: ignore[no-untyped-def]
-    settings: Settings, db, admin_headers, loopback_server: LoopbackServer
+    settings: Settings, db, admin_headers, loopback_server: LoopbackServer, tmp_path: Path
 ) -> None:
     if settings.is_sqlite:
         pytest.skip("separate API and worker processes need PostgreSQL; SQLite is single-process")
-    api = start_service("api", settings.database_url)
-    worker = start_service("worker", settings.database_url)
-    try:
-        wait_ready([api, worker])
+    env = service_env(settings.database_url)
+    with Server(env, tmp_path, role="api") as api, Server(env, tmp_path, role="worker") as worker:
         total = 0
-        with httpx.Client(base_url=api.url, headers=admin_headers, timeout=30) as client:
+        with httpx.Client(base_url=api.base_url, headers=admin_headers, timeout=30) as client:
             for batch in range(4):
                 posts = [
                     {
@@ -178,7 +176,7 @@ def test_api_process_queues_and_a_worker_process_stores(  # type: ignore[no-unty
                 total += 250
             deadline = time.monotonic() + 60
             while _stored(db) < total and time.monotonic() < deadline:
-                assert worker.alive() is None, worker.alive()
+                assert worker.process is not None and worker.process.poll() is None, worker.log_tail()
                 time.sleep(0.2)
             assert _stored(db) == total and _batches(db) == []
             # Collect-now through the API process: a worker runs it, the API answers with its summary.
@@ -198,10 +196,7 @@ def test_api_process_queues_and_a_worker_process_stores(  # type: ignore[no-unty
             collected = _stored(db) - total
             assert collected > 0
             api_metrics = client.get("/metrics").text
-            worker_metrics = httpx.get(f"{worker.url}/metrics", headers=admin_headers).text
-        assert 'yuqing_posts_queued_total{source="crm"} 1000.0' in api_metrics
-        assert _metric(api_metrics, "yuqing_analysis_posts_total") == 0  # the API never analysed
-        assert _metric(worker_metrics, "yuqing_analysis_posts_total") == total + collected
-    finally:
-        api.stop()
-        worker.stop()
+            worker_metrics = httpx.get(f"{worker.base_url}/metrics", headers=admin_headers).text
+    assert 'yuqing_posts_queued_total{source="crm"} 1000.0' in api_metrics
+    assert _metric(api_metrics, "yuqing_analysis_posts_total") == 0  # the API never analysed
+    assert _metric(worker_metrics, "yuqing_analysis_posts_total") == total + collected
