@@ -204,7 +204,7 @@ class Pipeline:
             name = source.name
         try:
             collector = get_collector(spec.kind)
-            budget = self.settings.collect_timeout_seconds * 4
+            budget = self.settings.collect_budget
             outcome: CollectResult | Exception = await asyncio.wait_for(
                 collector.collect(spec, state, fetcher), timeout=budget
             )

@@ -5,14 +5,10 @@ it opens exactly one incident and each configured channel receives exactly one m
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -31,6 +27,7 @@ from app.sources.models import Source
 from app.sources.schemas import SourceCreate
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
+from bench.common import Server, service_env
 from tests.app.test_alert_flow import ANGRY, _history
 from tests.app.test_delivery_helpers import Receiver, make_channel
 from tests.conftest import make_key
@@ -65,12 +62,6 @@ def _burst_items(index: int, now: datetime) -> str:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def pg_settings(settings: Settings) -> Settings:
     """These tests need the shared database of several processes: PostgreSQL only."""
@@ -79,70 +70,33 @@ def pg_settings(settings: Settings) -> Settings:
     return settings
 
 
-def _start(role: str, settings: Settings, log: Path) -> tuple[subprocess.Popen[bytes], int]:
-    env = {
-        **os.environ,
-        "YUQING_DATABASE_URL": settings.database_url,
-        "YUQING_URL_ALLOWLIST": "127.0.0.0/8",
-        "YUQING_COLLECT_HOST_INTERVAL_SECONDS": "0",
-        "YUQING_LOG_LEVEL": "WARNING",
-    }
-    port = _free_port()
-    with log.open("ab") as sink:  # a file, not a pipe: a chatty process must never block on its log
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--role", role, "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    return process, port
+def _tail(cluster: list[Server], chars: int = 4000) -> str:
+    return "\n".join(f"--- {server.role} {server.port}\n{server.log_tail(chars)}" for server in cluster)
 
 
-def _wait_ready(started: list[tuple[subprocess.Popen[bytes], int]], log: Path, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    for process, port in started:
-        while True:
-            assert process.poll() is None, _tail(log)
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"process on port {port} did not become ready"
-            time.sleep(0.3)
-
-
-def _tail(log: Path, chars: int = 4000) -> str:
-    return log.read_text(errors="replace")[-chars:] if log.exists() else ""
-
-
-def _poll(condition: Callable[[], Any], timeout: float, what: str, log: Path) -> None:
+def _poll(condition: Callable[[], Any], timeout: float, what: str, cluster: list[Server]) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}; processes' log:\n{_tail(log)}"
+        assert time.monotonic() < deadline, (
+            f"timed out waiting for {what}; processes' logs:\n{_tail(cluster)}"
+        )
         time.sleep(0.1)
 
 
 @pytest.fixture
-def cluster(pg_settings: Settings, tmp_path: Path) -> Iterator[list[tuple[subprocess.Popen[bytes], int]]]:
+def cluster(pg_settings: Settings, tmp_path: Path) -> Iterator[list[Server]]:
     """Three workers and one scheduler (each also serving the API on its port), stopped with SIGTERM."""
-    log = tmp_path / "cluster.log"
-    started = [_start("worker", pg_settings, log) for _ in range(3)] + [_start("scheduler", pg_settings, log)]
-    _wait_ready(started, log)
-    yield started
-    for process, _ in started:
-        process.send_signal(signal.SIGTERM)
-    for process, _ in started:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    env = service_env(pg_settings.database_url)
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(Server(env, tmp_path, role=role, name="cluster"))
+            for role in ("worker", "worker", "worker", "scheduler")
+        ]
 
 
 def test_three_workers_fetch_each_feed_once_per_interval_and_a_burst_alerts_once(  # type: ignore[no-untyped-def]
     pg_settings, db, cluster, tmp_path
 ) -> None:
-    log = tmp_path / "cluster.log"
     arrivals: dict[str, list[float]] = defaultdict(list)
     burst: dict[str, Any] = {"items": {}, "served": defaultdict(int)}  # path -> extra items; burst fetches
     receiver = Receiver().start()
@@ -155,7 +109,7 @@ def test_three_workers_fetch_each_feed_once_per_interval_and_a_burst_alerts_once
             {**post, "text": post["text"].replace("星河汽车", BRAND)} for post in _history(datetime.now(UTC))
         ]
         headers = {"Authorization": f"Bearer {make_key(db, 'multiworker', 'write')}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{cluster[0][1]}", headers=headers, timeout=60) as api:
+        with httpx.Client(base_url=cluster[0].base_url, headers=headers, timeout=60) as api:
             for start in range(0, len(history), 1000):  # three calm days: the detectors' baseline
                 response = api.post(
                     "/api/v1/posts", json={"source": "weibo", "posts": history[start : start + 1000]}
@@ -183,7 +137,10 @@ def test_three_workers_fetch_each_feed_once_per_interval_and_a_burst_alerts_once
                         ),
                     )
             _poll(
-                lambda: len(arrivals) == FEEDS and min(map(len, arrivals.values())) >= 4, 60, "4 rounds", log
+                lambda: len(arrivals) == FEEDS and min(map(len, arrivals.values())) >= 4,
+                60,
+                "4 rounds",
+                cluster,
             )
             steady = {path: list(times) for path, times in arrivals.items()}
 
@@ -195,13 +152,16 @@ def test_three_workers_fetch_each_feed_once_per_interval_and_a_burst_alerts_once
                     stmt = select(func.count(Delivery.id)).where(Delivery.status == "delivered")
                     return session.scalar(stmt) == 2
 
-            _poll(delivered, 60, "one delivered message per channel", log)
+            _poll(delivered, 60, "one delivered message per channel", cluster)
             seen = dict(burst["served"])  # then every burst feed is collected once more (all duplicates)
             _poll(
-                lambda: all(burst["served"][p] > seen.get(p, 0) for p in burst["items"]), 30, "a round", log
+                lambda: all(burst["served"][p] > seen.get(p, 0) for p in burst["items"]),
+                30,
+                "a round",
+                cluster,
             )
-            for process, _ in cluster:
-                assert process.poll() is None, _tail(log)
+            for server in cluster:
+                assert server.process is not None and server.process.poll() is None, _tail(cluster)
     finally:
         receiver.stop()
 
