@@ -7,6 +7,7 @@ warning as long as entries were recovered.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import hashlib
 import io
@@ -62,17 +63,19 @@ class RssCollector(Collector[RssOptions]):
         new_state = response.next_state(state)
         if response.not_modified:
             return CollectResult(state=new_state, not_modified=True, http_status=response.status)
-        text = response.text()
         platform = options.platform or guess_platform(spec.url)
-        if looks_like_json(text):  # e.g. an RSSHub route with ?format=json
-            page = parse_json_feed(
-                text, url=response.url, platform=platform, content_type=response.content_type
-            )
-            posts, warnings = page.posts, page.warnings
-        else:
-            posts, warnings = parse_feed(
-                text, url=response.url, content_type=response.content_type, platform=platform
-            )
+
+        def parse() -> tuple[list[RawPost], list[str]]:
+            text = response.text()
+            if looks_like_json(text):  # e.g. an RSSHub route with ?format=json
+                page = parse_json_feed(
+                    text, url=response.url, platform=platform, content_type=response.content_type
+                )
+                return page.posts, page.warnings
+            return parse_feed(text, url=response.url, content_type=response.content_type, platform=platform)
+
+        # Decoding and parsing a large feed is CPU work: off the event loop, other fetches go on.
+        posts, warnings = await asyncio.to_thread(parse)
         return CollectResult(posts=posts, state=new_state, warnings=warnings, http_status=response.status)
 
 

@@ -167,3 +167,23 @@ def test_platform_option_overrides_the_guess(server: LoopbackServer) -> None:
     server.serve(WEIBO_ROUTE, fixture_bytes("zh_weibo_rss20.xml"))
     result = collect("rss", server.url(WEIBO_ROUTE), options={"platform": "brand-site"})
     assert {post.platform for post in result.posts} == {"brand-site"}
+
+
+def test_feeds_are_parsed_off_the_event_loop(server: LoopbackServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import collectors.rss as rss
+
+    threads: list[int] = []
+    real_parse = rss.parse_feed
+
+    def recording_parse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.get_ident())
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(rss, "parse_feed", recording_parse)
+    server.serve(WEIBO_ROUTE, fixture_bytes("zh_weibo_rss20.xml"))
+    result = collect("rss", server.url(WEIBO_ROUTE))
+    assert len(result.posts) == 3
+    # collect() runs the event loop in this thread; the parse ran in another one.
+    assert threads and threads[0] != threading.get_ident()
