@@ -200,3 +200,53 @@ def test_api_process_queues_and_a_worker_process_stores(  # type: ignore[no-unty
     assert 'yuqing_posts_queued_total{source="crm"} 1000.0' in api_metrics
     assert _metric(api_metrics, "yuqing_analysis_posts_total") == 0  # the API never analysed
     assert _metric(worker_metrics, "yuqing_analysis_posts_total") == total + collected
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(  # type: ignore[no-untyped-def]
+    settings: Settings, db, admin_headers, tmp_path: Path
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("separate API and worker processes need PostgreSQL; SQLite is single-process")
+    env = service_env(settings.database_url, YUQING_INGEST_LEASE_SECONDS="3")
+    batches, size = 6, 1000
+    with Server(env, tmp_path, role="api", name="kill") as api:
+        with httpx.Client(base_url=api.base_url, headers=admin_headers, timeout=60) as client:
+            for batch in range(batches):
+                posts = [
+                    {
+                        "id": f"k{batch}-{i}",
+                        "text": f"星河汽车第{batch}批第{i}条：车机黑屏，售后推诿",
+                        "author": f"u{i}",
+                    }
+                    for i in range(size)
+                ]
+                answer = client.post("/api/v1/posts", json={"source": "crm", "posts": posts})
+                assert answer.status_code == 200 and answer.json()["queued"] == size, answer.text
+        doomed = Server(env, tmp_path, role="worker", name="doomed").start()
+        # Kill the worker the moment it holds a lease on a batch it has not stored yet.
+        deadline = time.monotonic() + 60
+        killed: int | None = None
+        while killed is None and time.monotonic() < deadline:
+            with db.session() as session:
+                leased = session.scalar(
+                    select(IngestBatch.id).where(IngestBatch.lease_owner.is_not(None)).limit(1)
+                )
+            if leased is not None:
+                doomed.process.kill()  # SIGKILL: no clean-up, the transaction dies with the process
+                doomed.process.wait()
+                killed = leased
+            time.sleep(0.005)
+        assert killed is not None, "the worker never claimed a batch"
+        assert any(b.id == killed and b.status == "pending" for b in _batches(db))  # not stored
+        stored_at_kill = _stored(db)
+        assert stored_at_kill < batches * size
+        with Server(env, tmp_path, role="worker", name="heir") as heir:
+            deadline = time.monotonic() + 90
+            while _stored(db) < batches * size and time.monotonic() < deadline:
+                assert heir.process is not None and heir.process.poll() is None, heir.log_tail()
+                time.sleep(0.2)
+    assert _stored(db) == batches * size and _batches(db) == []
+    with db.session() as session:
+        distinct = session.scalar(select(func.count(func.distinct(Post.dedup_key))))
+    assert distinct == batches * size  # every post exactly once
