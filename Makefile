@@ -22,7 +22,7 @@ test: $(STAMP) ## run the test suite (SQLite; PostgreSQL too when YUQING_TEST_DA
 
 lint: $(STAMP)
 	$(BIN)/ruff check app collectors analysis tests
-	$(BIN)/mypy analysis collectors
+	$(BIN)/mypy analysis collectors app
 
 bench: $(STAMP) ## run the benchmarks and write docs/BENCHMARKS.md
 	$(BIN)/python -m bench

@@ -24,7 +24,7 @@ def _open(path: str, mode: str) -> Iterator[TextIO]:
     with open(
         path, mode, encoding="utf-8", errors="replace" if "r" in mode else "strict", newline=""
     ) as handle:
-        yield handle
+        yield handle  # type: ignore[misc]  # text mode: a TextIOWrapper
 
 
 @cli.command()

@@ -120,7 +120,7 @@ def advance(session: Session, topic_id: int, current: datetime) -> dict[str, Any
     Closed buckets are history: their decisions are not alerts (the current bucket is judged by `peek`).
     """
     rows = _state_rows(session, topic_id)
-    starts = []
+    starts: list[datetime | None] = []
     for spec in SPECS:
         row = rows[spec.name]
         if row.stale or not row.state or row.last_bucket is None:

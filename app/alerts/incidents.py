@@ -353,7 +353,7 @@ def recurrences(session: Session, topic_id: int, now: datetime, days: int = 7) -
 
 def coordination_event(session: Session, incident: Incident, evidence: Any, now: datetime) -> None:
     """Add coordinated-posting evidence to the timeline: facts for a person to judge, not a verdict."""
-    data = {
+    data: dict[str, Any] = {
         "cluster_id": getattr(evidence, "cluster_id", None),
         "posts": getattr(evidence, "posts", None),
         "distinct_authors": getattr(evidence, "distinct_authors", None),

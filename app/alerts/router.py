@@ -84,7 +84,7 @@ def acknowledge(
 ) -> IncidentRead:
     """Acknowledge an incident (stops reminders)."""
     incident = incidents.acknowledge(
-        session, incident_id, actor=key.name, now=utcnow(), note=body and body.note
+        session, incident_id, actor=key.name, now=utcnow(), note=body.note if body else None
     )
     return service.incident_read(incident, session=session)
 
@@ -104,7 +104,12 @@ def resolve(
     if services.dispatcher is not None:
         tasks.add_task(services.dispatcher.wake)
     incident = incidents.resolve(
-        session, incident_id, actor=key.name, now=utcnow(), note=body and body.note, write_notice=writer
+        session,
+        incident_id,
+        actor=key.name,
+        now=utcnow(),
+        note=body.note if body else None,
+        write_notice=writer,
     )
     return service.incident_read(incident, session=session)
 

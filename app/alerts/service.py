@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,7 +43,8 @@ def backtest(session: Session, topic_id: int, body: BacktestRequest) -> Backtest
         r.bucket_start: float(r.total if body.series == "total" else r.negative)
         for r in session.scalars(stmt)
     }
-    times, values = [], []
+    times: list[datetime] = []
+    values: list[float] = []
     moment = start
     while moment < end and len(times) < 50_000:
         times.append(moment)

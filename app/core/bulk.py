@@ -42,14 +42,14 @@ def in_values(session: Session, column: ColumnElement[Any], values: Sequence[Any
 
 
 def _is_json(column: Column[Any], dialect: Any) -> bool:
-    impl = column.type.dialect_impl(dialect)
+    impl: Any = column.type.dialect_impl(dialect)
     if isinstance(impl, TypeDecorator):
         impl = impl.impl
     return isinstance(impl, JSON)
 
 
 def insert_ignore(
-    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], returning: Sequence[str] = ()
+    session: Session, table: Any, rows: Sequence[Mapping[str, Any]], returning: Sequence[str] = ()
 ) -> list[Row[Any]]:
     """Insert rows, skipping those that conflict with a unique key; returns `returning` of new rows.
 

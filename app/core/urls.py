@@ -56,7 +56,7 @@ def resolve(host: str) -> list[IPAddress]:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise UnsafeURL(f"cannot resolve host {host!r}: {exc.strerror}") from None
-    return list({ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos})
+    return list({ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos})
 
 
 def check_url(url: str, allowlist: Sequence[str] = ()) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from app.posts.models import SIMHASH_BANDS, Post, simhash_bands
 MAX_DISTANCE = 3
 HORIZON_POSTS = 200_000
 LOCK_KEY = 0x59_51_43_4C  # "YQCL"
-BAND_COLUMNS = [Post.simhash_band0, Post.simhash_band1, Post.simhash_band2, Post.simhash_band3]
+BAND_COLUMNS: list[Any] = [Post.simhash_band0, Post.simhash_band1, Post.simhash_band2, Post.simhash_band3]
 
 
 def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]:

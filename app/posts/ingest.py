@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -148,6 +148,6 @@ def _tag_topics(session: Session, stored: Sequence[StoredPost]) -> None:
 
 def _set_clusters(session: Session, params: list[dict[str, int]]) -> None:
     if params:
-        table = Post.__table__
+        table: Any = Post.__table__
         stmt = update(table).where(table.c.id == bindparam("pid")).values(cluster_id=bindparam("cid"))
         session.connection().execute(stmt, params)

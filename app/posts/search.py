@@ -86,7 +86,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     return published, post_id
 
 
-def _statement(filters: PostFilters) -> tuple[Select[tuple[Post]], Any, Any]:
+def _statement(filters: PostFilters) -> tuple[Select[Any], Any, Any]:
     """The filtered query and the (time, id) columns its keyset order uses."""
     stmt = select(Post)
     time_col, id_col = Post.published_at, Post.id

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.posts.schemas import PostRead
 
-_POST_EXAMPLE = {
+_HOURLY_EXAMPLE: list[Any] = [40] * 23 + [160]
+_POST_EXAMPLE: dict[str, Any] = {
     "id": 4211,
     "source_id": 3,
     "external_id": "4890123",
@@ -222,7 +223,7 @@ class Overview(BaseModel):
                             "negative_share_last_hour": 0.575,
                             "volume_24h": 1302,
                             "negative_share_24h": 0.31,
-                            "hourly_24h": [40] * 23 + [160],
+                            "hourly_24h": _HOURLY_EXAMPLE,
                             "open_incidents": 1,
                             "highest_open_grade": "influential",
                             "highest_open_grade_label": "影响类",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 
 from app.audit import service as audit
@@ -11,7 +13,7 @@ from app.topics import service
 from app.topics.schemas import PreviewRequest, PreviewResult, TopicCreate, TopicRead, TopicUpdate
 
 router = APIRouter(prefix="/api/v1/topics", tags=["topics"])
-RULE_ERROR = {
+RULE_ERROR: dict[int | str, dict[str, Any]] = {
     400: {"description": "the rule does not parse; details give the position and what was expected"}
 }
 
