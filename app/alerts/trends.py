@@ -94,16 +94,21 @@ def gaps(session: Session, topic_id: int, start: datetime, end: datetime) -> lis
         .where(SourceRun.source_id.in_(_topic_sources(topic_id)), SourceRun.status == "error", *considered)
         .subquery("failed")
     )
+
+    def ok_runs(run: Any, source_id: Any, after: Any, before: Any) -> Any:
+        """Conditions: a run of the source between two times that did not fail."""
+        return (
+            run.source_id == source_id,
+            run.started_at > after,
+            run.started_at < before,
+            run.status != "error",
+            run.finished_at >= lookback,
+        )
+
     other = aliased(SourceRun)
     ok_between = (
         select(other.id)
-        .where(
-            other.source_id == failed.c.source_id,
-            other.started_at > failed.c.prev,
-            other.started_at < failed.c.started_at,
-            other.status != "error",
-            other.finished_at >= lookback,
-        )
+        .where(*ok_runs(other, failed.c.source_id, failed.c.prev, failed.c.started_at))
         .exists()
     )
     flagged = select(
@@ -122,13 +127,7 @@ def gaps(session: Session, topic_id: int, start: datetime, end: datetime) -> lis
     after = aliased(SourceRun)
     recovered = (
         select(after.finished_at)
-        .where(
-            after.source_id == edges.c.source_id,
-            after.started_at > edges.c.started_at,
-            after.started_at < end,
-            after.status != "error",
-            after.finished_at >= lookback,
-        )
+        .where(*ok_runs(after, edges.c.source_id, edges.c.started_at, end))
         .order_by(after.started_at)
         .limit(1)
         .scalar_subquery()
