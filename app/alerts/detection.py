@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from analysis.detectors import NegativeShareShiftDetector, NegativeVolumeSpikeDetector, VolumeSpikeDetector
 from app.alerts.models import DetectorState, Rollup
 from app.alerts.rollups import BUCKET, bucket_start
+from app.core.bulk import dialect_insert
 
 LOOKBACK = timedelta(days=7)
 
@@ -101,9 +101,8 @@ def _state_rows(session: Session, topic_id: int) -> dict[str, DetectorState]:
     rows = {row.detector: row for row in session.scalars(stmt)}
     missing = [spec.name for spec in SPECS if spec.name not in rows]
     if missing:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         session.execute(
-            dialect.insert(DetectorState).on_conflict_do_nothing(),
+            dialect_insert(session, DetectorState.__table__).on_conflict_do_nothing(),
             [
                 {"topic_id": topic_id, "detector": name, "state": {}, "last_bucket": None, "stale": False}
                 for name in missing

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.alerts.models import (
@@ -30,6 +29,7 @@ from app.alerts.models import (
     Rollup,
     RollupMember,
 )
+from app.core.bulk import dialect_insert, is_postgresql
 from app.posts.ingest import StoredPost
 from app.posts.models import Post, PostTopic
 
@@ -106,10 +106,6 @@ def _deltas(posts: Iterable[StoredPost]) -> dict[tuple[int, datetime], _Delta]:
     return deltas
 
 
-def _dialect_insert(session: Session, table):  # type: ignore[no-untyped-def]
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(table)
-
-
 def _new_members(session: Session, grain: Grain, keys: set[MemberKey]) -> set[MemberKey]:
     """Insert a grain's member rows, skipping those present; returns the ones that were new (the
     portable path, used on SQLite). Rows go in primary-key order."""
@@ -124,7 +120,7 @@ def _new_members(session: Session, grain: Grain, keys: set[MemberKey]) -> set[Me
         for t, b, kind, member in sorted(keys, key=order)
     ]
     stmt = (
-        _dialect_insert(session, table)
+        dialect_insert(session, table)
         .on_conflict_do_nothing()
         .returning(table.c.topic_id, table.c.bucket_start, table.c.kind, table.c.member)
     )
@@ -149,7 +145,7 @@ def _add_counts(
         }
         for (t, b), d in sorted(deltas.items())
     ]
-    stmt = _dialect_insert(session, table)
+    stmt = dialect_insert(session, table)
     counters = (*_COUNTERS, "authors", "sources")
     stmt = stmt.on_conflict_do_update(
         index_elements=[table.c.topic_id, table.c.bucket_start],
@@ -234,7 +230,7 @@ def apply(session: Session, posts: Sequence[StoredPost], now: datetime | None = 
     fine = _deltas(posts)
     if not fine:
         return set()
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         _apply_postgresql(session, fine)
         return {t for t, _ in fine}
     new = _new_members(

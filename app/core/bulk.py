@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, Column, ColumnElement, Table, bindparam, func, select, text
+from sqlalchemy import ARRAY, Column, ColumnElement, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def dialect_insert(session: Session, table: Table) -> Any:
+def dialect_insert(session: Session, table: Any) -> Any:
     """The dialect's INSERT construct (it has `on_conflict_do_nothing` / `_do_update`)."""
     return (postgresql if is_postgresql(session) else sqlite).insert(table)
 

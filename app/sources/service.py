@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.core.bulk import dialect_insert
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.urls import check_url
 from app.sources.models import Source, SourceRun
@@ -118,9 +118,8 @@ def ensure_push_source(*, session: Session, name: str) -> Source:
     if source is None:
         # Concurrent first pushes to a new name: one insert wins (the others wait for its commit and
         # insert nothing), then every request reads the one row.
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         session.execute(
-            dialect.insert(Source)
+            dialect_insert(session, Source.__table__)
             .values(name=name, kind=PUSH_KIND, url=None, options={}, state={}, consecutive_failures=0)
             .on_conflict_do_nothing(index_elements=[Source.__table__.c.name])
         )
