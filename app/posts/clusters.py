@@ -42,33 +42,33 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
     ours = {post_id for post_id, _ in posts}
     horizon = min(ours) - HORIZON_POSTS
+    new_posts = sorted((post_id, value, simhash_bands(value)) for post_id, value in posts)
     values: list[set[int]] = [set() for _ in range(SIMHASH_BANDS)]
-    for _, value in posts:
-        for number, part in enumerate(simhash_bands(value)):
+    for _, _, bands in new_posts:
+        for number, part in enumerate(bands):
             values[number].add(part)
-    candidates: dict[int, tuple[int, int]] = {}  # id -> (simhash, head)
+    known: dict[int, tuple[int, int]] = {}  # id -> (simhash, head): candidates, then this batch
     for number in range(SIMHASH_BANDS):
         stmt = select(Post.id, Post.simhash, Post.cluster_id).where(
             in_values(session, BAND_COLUMNS[number], sorted(values[number])), Post.id > horizon
         )
         for row in session.execute(stmt):
             if row.id not in ours and row.simhash is not None:
-                candidates[row.id] = (from_signed(row.simhash), row.cluster_id or row.id)
+                known[row.id] = (from_signed(row.simhash), row.cluster_id or row.id)
     buckets: list[dict[int, list[int]]] = [defaultdict(list) for _ in range(SIMHASH_BANDS)]
-    known = dict(candidates)
 
-    def remember(post_id: int, value: int) -> None:
-        for number, part in enumerate(simhash_bands(value)):
+    def remember(post_id: int, bands: list[int]) -> None:
+        for number, part in enumerate(bands):
             buckets[number][part].append(post_id)
 
     for post_id in sorted(known):
-        remember(post_id, known[post_id][0])
+        remember(post_id, simhash_bands(known[post_id][0]))
     heads: dict[int, int] = {}
-    for post_id, value in sorted(posts):
+    for post_id, value, bands in new_posts:
         nearest = min(
             (
                 other
-                for number, part in enumerate(simhash_bands(value))
+                for number, part in enumerate(bands)
                 for other in buckets[number].get(part, ())
                 if hamming(value, known[other][0]) <= MAX_DISTANCE
             ),
@@ -78,5 +78,5 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
         if head != post_id:
             heads[post_id] = head
         known[post_id] = (value, head)
-        remember(post_id, value)
+        remember(post_id, bands)
     return heads
