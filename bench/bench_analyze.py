@@ -148,7 +148,8 @@ def run(quick: bool) -> Section:
         )
         + ". Both sides run in one child process pinned to CPU 0 with `os.sched_setaffinity(0, {0})`, "
         "warmed up on 200 posts, then alternated run by run. *Ours* is the CLI's code path "
-        "(`analyze_records` + `SentimentModel.predict_many` per 512 posts: normalise, segment, sentiment, keywords, "
+        "(`analyze_records` + `SentimentModel.predict_many` per 512 posts: normalise, segment, sentiment, "
+        "keywords, "
         "simhash, plus `json.dumps` of each output record); *SnowNLP* is `SnowNLP(text).sentiments` per post."
     )
     result = _child(_CHILD, json.dumps({"texts": texts, "runs": runs}))

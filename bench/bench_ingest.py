@@ -149,23 +149,26 @@ class InProcess:
         return {"rate": posts / elapsed, "latencies": latencies, "tagged": tagged / posts}
 
 
-def _stored_posts(url: str) -> int:
+def _wait_stored(url: str, count: int, timeout: float = 600.0) -> None:
+    """Wait until the database holds `count` posts (nothing to wait for when 0)."""
+    if not count:
+        return
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    deadline = time.monotonic() + timeout
     try:
         with engine.connect() as connection:
-            return int(connection.execute(text("SELECT count(*) FROM posts")).scalar() or 0)
+            while True:
+                stored = int(connection.execute(text("SELECT count(*) FROM posts")).scalar() or 0)
+                connection.rollback()  # a fresh snapshot for the next poll
+                if stored >= count:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"workers stored {stored} of {count} posts in {timeout:.0f} s")
+                time.sleep(0.05)
     finally:
         engine.dispose()
-
-
-def _wait_stored(url: str, count: int, timeout: float = 600.0) -> None:
-    deadline = time.monotonic() + timeout
-    while count and _stored_posts(url) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"workers stored {_stored_posts(url)} of {count} posts in {timeout:.0f} s")
-        time.sleep(0.05)
 
 
 def http_run(
