@@ -222,22 +222,8 @@ def topic_keywords(
     topic = topics.get(session=session, topic_id=topic_id)
     start, end = time_window(start, end, timedelta(days=1))
     return insights.topic_keywords(
-        session=session,
-        topic_id=topic_id,
-        start=start,
-        end=end,
-        k=k,
-        recent_buckets=recent,
-        rule_terms=_rule_terms(topic.rule),
+        session=session, topic=topic, start=start, end=end, k=k, recent_buckets=recent
     )
-
-
-def _rule_terms(rule: Any) -> set[str]:
-    """The terms of a topic's rule (none when a stored rule no longer parses)."""
-    try:
-        return topics.compile_rule(rule).terms()
-    except BadRequest:
-        return set()
 
 
 @router.get(
