@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         ]
     )
     auto_resolve_minutes: int = Field(default=120, ge=5)
+    sentiment_model: Path | None = (
+        None  # a model trained with `yuqing train-sentiment`; None: the shipped one
+    )
     outbox_max_age_minutes: int = Field(default=24 * 60, ge=1)
     outbox_retry_base_seconds: float = Field(default=10.0, gt=0)
     outbox_retry_max_seconds: float = Field(default=30 * 60.0, gt=0)
@@ -91,6 +94,15 @@ class Settings(BaseSettings):
                 f"must be longer than a collection may take (4 × collect timeout = {timeout * 4:g} s)"
             )
         return value
+
+    @field_validator("sentiment_model")
+    @classmethod
+    def _check_sentiment_model(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        from analysis.sentiment.model import model_file
+
+        return model_file(value)
 
     @field_validator("database_url")
     @classmethod
