@@ -105,6 +105,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("media", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("demo", sa.Boolean(), nullable=False),
         sa.Column(
             "state",

@@ -32,6 +32,7 @@ class SourceCreate(BaseModel):
     interval_seconds: int = Field(default=300, ge=1, le=7 * 86400)
     options: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
+    media: bool = Field(default=False, description="a news outlet: its posts count toward 影响类 (media)")
 
 
 class SourceUpdate(BaseModel):
@@ -44,6 +45,7 @@ class SourceUpdate(BaseModel):
     interval_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
     options: dict[str, Any] | None = None
     enabled: bool | None = None
+    media: bool | None = None
 
 
 SENSITIVE_KEYS = ("token", "password", "secret", "cookie", "authorization", "api_key", "apikey")
@@ -98,6 +100,7 @@ class SourceRead(BaseModel):
     interval_seconds: int
     options: dict[str, Any]
     enabled: bool
+    media: bool
     demo: bool
     last_run_at: datetime | None
     last_success_at: datetime | None
