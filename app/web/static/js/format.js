@@ -1,6 +1,13 @@
 // Labels and formatting for the Chinese UI.
 
 export const SENTIMENT = {positive: '正面', neutral: '中性', negative: '负面'};
+export const PLATFORM = {
+  weibo: '微博', wechat: '微信公众号', douyin: '抖音', xiaohongshu: '小红书', zhihu: '知乎', bilibili: 'B站',
+  tieba: '百度贴吧', toutiao: '今日头条', kuaishou: '快手', news: '新闻网站', hotlist: '热榜', mastodon: 'Mastodon',
+};
+export const DETECTOR = {
+  volume: '声量突增', negative_volume: '负面声量突增', negative_share: '负面占比上升', coordination: '相似内容集中发布',
+};
 export const GRADE = {general: '一般', persistent: '纠缠性', influential: '影响类', severe: '严重'};
 export const STATUS = {open: '未处理', acknowledged: '已确认', resolved: '已解除'};
 export const EVENT = {
