@@ -38,9 +38,10 @@ async function send(path, {method = 'GET', params, body, key} = {}) {
   return response;
 }
 
-/** Call the API and return the JSON body (null for 204). Throws ApiError on any error status. */
+/** Call the API and return the JSON body (null for 204; the text with `raw: true`). Throws ApiError. */
 export async function api(path, options = {}) {
   const response = await send(path, options);
+  if (options.raw) return response.text();
   return response.status === 204 ? null : response.json();
 }
 

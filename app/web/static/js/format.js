@@ -64,3 +64,10 @@ export function intervalMs(interval) {
 export function rangeMs(range) {
   return (RANGES.find(([value]) => value === range) || RANGES[0])[2] * 3_600_000;
 }
+
+/** A collection run in one Chinese line. */
+export function describeRun(run) {
+  if (run.status === 'error') return `采集失败：${run.error || '未知错误'}`;
+  if (run.status === 'not_modified') return '没有新内容（源未更新）';
+  return `采集完成：新增 ${run.new} 条，重复 ${run.duplicates} 条`;
+}
