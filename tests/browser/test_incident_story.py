@@ -55,10 +55,12 @@ def test_incident_story_and_a_correction_from_the_list(live_server, page, db, ap
     assert "complaints" in page.locator("#story-sources").inner_text()
     option = page.evaluate(
         "() => { const o = echarts.getInstanceByDom(document.getElementById('story-chart')).getOption();"
-        " return {names: o.series.map(s => s.name), marks: (o.series[0].markLine.data || []).length}; }"
+        " return {names: o.series.map(s => s.name), marks: (o.series[0].markLine.data || []).length,"
+        " day: o.xAxis[0].axisLabel.formatter.day}; }"
     )
     assert option["names"][:2] == ["声量", "负面"] and {"微博", "抖音"} <= set(option["names"])
     assert option["marks"] == 1
+    assert option["day"] == "{M}月{d}日"  # day boundaries read 12月3日, not a bare 3
     page.screenshot(path=str(artifacts / "incident-story.png"), full_page=True)
 
     first = page.locator("#story-posts .post").first

@@ -148,4 +148,11 @@ def test_manage_everything_from_the_dashboard(  # type: ignore[no-untyped-def]
     # 案例库
     page.goto(live_server + "/#/cases")
     expect(page.locator("main")).to_contain_text("案例库")
+
+    # a missing incident: one Chinese message, and it does not follow to the next page
+    page.goto(live_server + "/#/incidents/999999")
+    expect(page.locator("#flash")).to_have_text("未找到：要查看的内容不存在或已被删除。")
+    page.goto(live_server + "/#/topics")
+    page.wait_for_selector("#manage-topics")
+    expect(page.locator("#flash")).to_be_hidden()
     assert not problems, problems

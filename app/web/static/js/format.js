@@ -25,6 +25,11 @@ export const RANGES = [['24h', '24小时', 24], ['3d', '3天', 72], ['7d', '7天
 export const INTERVALS = [['5m', '5分钟', 5], ['1h', '1小时', 60], ['1d', '1天', 1440]];
 export const MAX_BUCKETS = 5000;
 
+/** Time-axis labels in Chinese: 12月3日 at day boundaries, 08:05 within a day (never a bare "3"). */
+export const TIME_AXIS_LABELS = {
+  year: '{yyyy}年', month: '{M}月{d}日', day: '{M}月{d}日', hour: '{HH}:{mm}', minute: '{HH}:{mm}', second: '{HH}:{mm}:{ss}',
+};
+
 /** A local date-time like 2026-11-23 08:05. */
 export function formatTime(value, withSeconds = false) {
   if (!value) return '—';

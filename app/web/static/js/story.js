@@ -2,7 +2,7 @@
 
 import {api} from './api.js';
 import {card, empty, h, replace} from './dom.js';
-import {DETECTOR, GRADE, PLATFORM, count, formatTime} from './format.js';
+import {DETECTOR, GRADE, PLATFORM, TIME_AXIS_LABELS, count, formatTime} from './format.js';
 import {postActions} from './postactions.js';
 
 const PAGE = 10;
@@ -38,7 +38,8 @@ function chartOption(story) {
     legend: {top: 0},
     tooltip: {trigger: 'axis'},
     grid: [{left: 48, right: 24, top: 36, height: '42%'}, {left: 48, right: 24, top: '62%', bottom: 28}],
-    xAxis: [{type: 'time', min: start, max: end, gridIndex: 0}, {type: 'time', min: start, max: end, gridIndex: 1}],
+    xAxis: [0, 1].map((gridIndex) => ({type: 'time', min: start, max: end, gridIndex,
+      axisLabel: {formatter: TIME_AXIS_LABELS, hideOverlap: true}})),
     yAxis: [{type: 'value', minInterval: 1, name: '帖子数', gridIndex: 0},
       {type: 'value', minInterval: 1, name: '各平台', gridIndex: 1}],
     series: [
