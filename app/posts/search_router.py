@@ -13,10 +13,17 @@ from app.alerts import trends
 from app.core.db import utcnow
 from app.core.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from app.core.errors import BadRequest
-from app.posts import corrections, insights, search
+from app.posts import compare, corrections, insights, search
 from app.posts.overview import overview as build_overview
 from app.posts.schemas import PostRead, SentimentCorrectionRequest
-from app.posts.search_schemas import ErrorResponse, Overview, PostPage, TopicClusters, TopicKeywords
+from app.posts.search_schemas import (
+    Comparison,
+    ErrorResponse,
+    Overview,
+    PostPage,
+    TopicClusters,
+    TopicKeywords,
+)
 from app.topics import service as topics
 
 router = APIRouter(prefix="/api/v1")
@@ -257,6 +264,24 @@ def topic_clusters(
     return insights.topic_clusters(
         session=session, topic_id=topic_id, start=start, end=end, min_size=min_size, limit=limit
     )
+
+
+@router.get("/compare", response_model=Comparison, tags=["overview"], responses=errors(400, 404))
+def compare_topics(
+    session: SessionDep,
+    _: ReadKey,
+    topic_ids: Annotated[str, Query(description="2 to 5 topic ids, comma-separated", max_length=100)],
+    start: Start = None,
+    end: End = None,
+    interval: Annotated[Literal["5m", "1h", "1d"], Query()] = "1h",
+) -> Comparison:
+    """竞品对比: 2–5 topics on one time axis — volume, negative share and share of voice per bucket."""
+    try:
+        ids = [int(part) for part in topic_ids.split(",") if part.strip()]
+    except ValueError:
+        raise _invalid("topic_ids", "comma-separated topic ids") from None
+    start, end = time_window(start, end, timedelta(days=7))
+    return compare.compare(session, ids, start, end, interval)
 
 
 @router.get("/overview", response_model=Overview, tags=["overview"], responses=errors())

@@ -6,6 +6,7 @@ import {incidentPage, incidentsPage} from './incidents.js';
 import {overviewPage} from './overview.js';
 import {casesPage, keysPage, reportsPage, silencesPage} from './admin_manage.js';
 import {channelFormPage, channelsPage, sourceFormPage, sourcesPage} from './sources_manage.js';
+import {comparePage} from './compare.js';
 import {topicPage} from './topic.js';
 import {topicFormPage, topicsPage} from './topics_manage.js';
 
@@ -27,6 +28,7 @@ const ROUTES = [
   [/^#\/reports$/, reportsPage, 'reports'],
   [/^#\/cases(?:\?.*)?$/, casesPage, 'cases'],
   [/^#\/keys$/, keysPage, 'keys'],
+  [/^#\/compare$/, comparePage, 'overview'],
 ];
 
 const main = document.getElementById('main');
