@@ -17,9 +17,10 @@ def test_docs_render_offline_with_local_assets_only(live_server: str, page) -> N
     failures: list[str] = []
     page.on("requestfailed", lambda request: failures.append(request.url))
     page.goto(f"{live_server}/docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Yuqing")
-    expect(page.locator(".opblock-tag-section").first).to_be_visible()
-    page.wait_for_load_state("networkidle")
+    # a 1.7 MB script to parse: generous timeouts for a loaded CI machine
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Yuqing", timeout=60_000)
+    expect(page.locator(".opblock-tag-section").first).to_be_visible(timeout=30_000)
+    page.wait_for_load_state("networkidle", timeout=30_000)
     own = urlsplit(live_server).netloc
     outside = [
         url for url in requested if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc != own
