@@ -16,6 +16,7 @@ from app.core.config import Settings, get_settings
 from app.core.errors import error_body, install_error_handlers
 from app.core.modules import import_if_present
 from app.services import Services
+from app.sources import router as sources_router
 
 log = logging.getLogger(__name__)
 API_DESCRIPTION = """Yuqing (舆情) collects public posts and feeds, understands Chinese text, warns early
@@ -119,3 +120,4 @@ def _mount_routers(app: FastAPI) -> None:
         module = import_if_present(name)
         if module is not None:
             app.include_router(module.router)
+    app.include_router(sources_router.preset_router)

@@ -54,7 +54,7 @@ def model_file(path: Path | str) -> Path:
     resolved = Path(path)
     file = resolved / MODEL_FILE if resolved.is_dir() else resolved
     if not file.is_file():
-        raise ValueError(f"{file}: no sentiment model there (expected a folder with {MODEL_FILE} or the file)")
+        raise ValueError(f"{file}: no sentiment model there (a folder with {MODEL_FILE}, or the file)")
     try:
         with np.load(file, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))

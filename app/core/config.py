@@ -6,6 +6,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
     )
     auto_resolve_minutes: int = Field(default=120, ge=5)
     timezone: str = "Asia/Shanghai"  # IANA zone of times without an offset (imports, json sources)
+    rsshub_url: str | None = None  # base URL of your RSSHub for platform presets (its host is allow-listed)
+    wechat_bridge_url: str | None = None  # base URL of a wewe-rss instance for 公众号 presets (allow-listed)
     sentiment_model: Path | None = (
         None  # a model trained with `yuqing train-sentiment`; None: the shipped one
     )
@@ -96,6 +99,25 @@ class Settings(BaseSettings):
                 f"must be longer than a collection may take (4 × collect timeout = {timeout * 4:g} s)"
             )
         return value
+
+    @field_validator("rsshub_url", "wechat_bridge_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parsed = urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"not an http(s) base URL: {value!r}")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _allow_configured_bridges(self) -> Settings:
+        """The RSSHub and 公众号 bridge the operator configured are reachable although private."""
+        for base in (self.rsshub_url, self.wechat_bridge_url):
+            host = urlsplit(base).hostname if base else None
+            if host and host not in self.url_allowlist:
+                self.url_allowlist.append(host)
+        return self
 
     @field_validator("timezone")
     @classmethod

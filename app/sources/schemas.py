@@ -128,3 +128,39 @@ class RunSummary(BaseModel):
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
     duration_ms: int = 0
+
+
+class PresetParam(BaseModel):
+    """A parameter of a source preset."""
+
+    name: str
+    label: str
+    example: str
+    pattern: str
+
+
+class SourcePresetRead(BaseModel):
+    """A platform preset: add a source by filling in its parameters."""
+
+    id: str
+    platform: str
+    name: str
+    route: str
+    base: str = Field(description="rsshub, wechat_bridge or direct (the route is a full URL)")
+    params: list[PresetParam]
+    interval_seconds: int
+    media: bool
+    cookie: str | None = Field(description="the RSSHub setting the route may need (docs/SOURCES.md)")
+    note: str
+    available: bool = Field(description="false when the base URL it needs is not configured")
+
+
+class SourceFromPreset(BaseModel):
+    """A new source from a preset: its id and parameters; name and interval are optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str = Field(min_length=1, max_length=50)
+    params: dict[str, str] = Field(default_factory=dict)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    interval_seconds: int | None = Field(default=None, ge=60, le=7 * 86400)

@@ -75,7 +75,32 @@ export async function sourceFormPage(container, context, sourceId) {
     window.location.hash = '#/sources';
   }, context);
   replace(container, h('div', {class: 'page-head'}, h('h1', {}, source ? `编辑来源：${source.name}` : '添加数据来源')),
-    card(null, form));
+    source ? null : await presetCard(context), card(source ? null : '按地址添加', form));
+}
+
+/** Add a source by platform: pick a preset, fill in its parameters, one call to /sources/from-preset. */
+async function presetCard(context) {
+  const presets = await api('/api/v1/source-presets');
+  const params = h('div', {id: 'preset-params'});
+  const picker = select('preset', presets.map((p) => [p.id, `${p.name}${p.available ? '' : '（需先配置 RSSHub 或公众号桥接地址）'}`]), presets[0]?.id);
+  const note = h('p', {class: 'muted small', id: 'preset-note'});
+  const show = () => {
+    const preset = presets.find((p) => p.id === picker.value);
+    replace(params, preset.params.map((param) => field(param.label,
+      h('input', {name: param.name, required: true, 'data-param': '', placeholder: `例：${param.example}`}))));
+    note.textContent = [preset.note, preset.cookie ? `可能需要 RSSHub 设置 ${preset.cookie}` : ''].filter(Boolean).join('；');
+  };
+  picker.addEventListener('change', show);
+  const form = h('form', {id: 'preset-form', class: 'form'}, field('平台', picker), note, params,
+    h('button', {type: 'submit', class: 'primary'}, '添加'));
+  show();
+  onSubmit(form, async () => {
+    const values = Object.fromEntries([...params.querySelectorAll('[data-param]')].map((input) => [input.name, input.value.trim()]));
+    await api('/api/v1/sources/from-preset', {method: 'POST', body: {preset: picker.value, params: values}});
+    context.flash('来源已添加', true);
+    window.location.hash = '#/sources';
+  }, context);
+  return card('按平台添加（预设）', form);
 }
 
 /** #/channels: every channel, test it (the vendor's answer shown), enable or disable, edit. */
