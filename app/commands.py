@@ -75,19 +75,31 @@ def sources_list() -> None:
 
 @cli.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="A .jsonl or .csv file of posts.")],
+    file: Annotated[Path, typer.Argument(help="A .jsonl, .csv or .xlsx file of posts (UTF-8 or GBK).")],
     source: Annotated[str, typer.Option(help="The push source to import into (created if missing).")],
     batch: Annotated[int, typer.Option(help="Posts per transaction.")] = 500,
 ) -> None:
-    """Import posts from JSONL or CSV with the same validation as push."""
-    from app.importer import import_posts
+    """Import posts from JSONL, CSV or Excel with the same validation as push."""
+    from app.importer import ImportFileError, import_posts
 
     services = _services()
     if not file.exists():
         typer.echo(f"yuqing: {file} does not exist", err=True)
         raise typer.Exit(2)
-    report = import_posts(services.pipeline, file, source, batch_size=batch)
-    typer.echo(f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}")
+    try:
+        report = import_posts(services.pipeline, file, source, batch_size=batch)
+    except ImportFileError as exc:
+        typer.echo(f"yuqing: {file}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}, "
+        f"adjusted {len(report.adjusted)} (read as {report.encoding})"
+    )
+    for adjusted in report.adjusted[:20]:
+        change = f"{adjusted.field} {adjusted.original!r} → {adjusted.value}"
+        typer.echo(f"  line {adjusted.index}: {change}（{adjusted.reason}）")
+    if len(report.adjusted) > 20:
+        typer.echo(f"  … and {len(report.adjusted) - 20} more adjusted")
     for rejected in report.rejected[:50]:
         typer.echo(f"  line {rejected.index}: {rejected.error}", err=True)
     if len(report.rejected) > 50:

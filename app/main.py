@@ -42,7 +42,12 @@ def create_app(
             await services.stop()
 
     app = FastAPI(
-        title="Yuqing 舆情监测与预警 API", version="1", description=API_DESCRIPTION, lifespan=lifespan
+        title="Yuqing 舆情监测与预警 API",
+        version="1",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # /docs is served by app/web with local assets (FastAPI's loads them from a CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.services = services

@@ -13,8 +13,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
+from analysis.sentiment import SentimentModel
 from app.alerts import rollups
 from app.alerts.engine import AlertEngine, EngineConfig
 from app.core.config import Settings
@@ -31,6 +33,11 @@ ROLES = ("all", "api", "scheduler", "worker")
 DISPATCH_POLL_SECONDS = 0.5  # other processes' notices are picked up within this; our own at once
 INGEST_POLL_SECONDS = 0.5  # queued push batches (from API processes) are picked up within this
 Job = tuple[Callable[[], Awaitable[object]], float, str]
+
+
+def analyzer_for(settings: Settings) -> PostAnalyzer:
+    """The analyser with the configured sentiment model (`YUQING_SENTIMENT_MODEL`, else the shipped one)."""
+    return PostAnalyzer(model=SentimentModel.load(settings.sentiment_model))
 
 
 @dataclass
@@ -71,7 +78,7 @@ class Services:
         pipeline = Pipeline(
             db=db,
             settings=settings,
-            analyzer_factory=(lambda: analyzer) if analyzer is not None else PostAnalyzer,
+            analyzer_factory=(lambda: analyzer) if analyzer is not None else partial(analyzer_for, settings),
             hooks=[engine.on_stored],
         )
         fetcher = make_fetcher(settings)

@@ -6,6 +6,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,6 +54,10 @@ class Settings(BaseSettings):
         ]
     )
     auto_resolve_minutes: int = Field(default=120, ge=5)
+    timezone: str = "Asia/Shanghai"  # IANA zone of times without an offset (imports, json sources)
+    sentiment_model: Path | None = (
+        None  # a model trained with `yuqing train-sentiment`; None: the shipped one
+    )
     outbox_max_age_minutes: int = Field(default=24 * 60, ge=1)
     outbox_retry_base_seconds: float = Field(default=10.0, gt=0)
     outbox_retry_max_seconds: float = Field(default=30 * 60.0, gt=0)
@@ -93,6 +98,26 @@ class Settings(BaseSettings):
                 f"must be longer than a collection may take (4 × collect timeout = {timeout * 4:g} s)"
             )
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
+            ) from None
+        return value
+
+    @field_validator("sentiment_model")
+    @classmethod
+    def _check_sentiment_model(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        from analysis.sentiment.model import model_file
+
+        return model_file(value)
 
     @field_validator("database_url")
     @classmethod

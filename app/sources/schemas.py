@@ -33,6 +33,7 @@ class SourceCreate(BaseModel):
     interval_seconds: int = Field(default=300, ge=1, le=7 * 86400)
     options: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
+    media: bool = Field(default=False, description="a news outlet: its posts count toward 影响类 (media)")
 
 
 class SourceUpdate(BaseModel):
@@ -49,8 +50,9 @@ class SourceUpdate(BaseModel):
     interval_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | SkipJsonSchema[None] = None
     options: dict[str, Any] | SkipJsonSchema[None] = None
     enabled: bool | SkipJsonSchema[None] = None
+    media: bool | SkipJsonSchema[None] = None
 
-    @field_validator("name", "interval_seconds", "options", "enabled", mode="before")
+    @field_validator("name", "interval_seconds", "options", "enabled", "media", mode="before")
     @classmethod
     def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
@@ -111,6 +113,7 @@ class SourceRead(BaseModel):
     interval_seconds: int
     options: dict[str, Any]
     enabled: bool
+    media: bool
     demo: bool
     last_run_at: datetime | None
     last_success_at: datetime | None

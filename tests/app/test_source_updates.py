@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("field", ["options", "name", "interval_seconds", "enabled"])
+@pytest.mark.parametrize("field", ["options", "name", "interval_seconds", "enabled", "media"])
 @pytest.mark.parametrize("kind", ["push", "rss"])
 def test_null_for_a_field_that_cannot_be_empty_is_a_validation_error(
     client, write_headers, field: str, kind: str, monkeypatch

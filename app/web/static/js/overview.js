@@ -43,7 +43,7 @@ function topicRow(topic) {
 }
 
 function topicsTable(topics) {
-  if (!topics.length) return empty('还没有监测方案。请通过 API（POST /api/v1/topics）创建。');
+  if (!topics.length) return h('p', {class: 'empty'}, '还没有监测方案。', h('a', {href: '#/topics/new'}, '新建监测方案'));
   return h('table', {id: 'topics-table'},
     h('thead', {}, h('tr', {},
       h('th', {}, '监测方案'), h('th', {class: 'num'}, '近 5 分钟'), h('th', {class: 'num'}, '近 1 小时'),
