@@ -63,10 +63,10 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     """Resolves each host at connect time and connects only to addresses the check allows.
 
     The check runs for every connection, so neither a redirect to a private address nor a DNS
-    answer that changed since the URL was validated (rebinding) reaches the internal network; a host
-    with one refused address among several is refused whole;
-    the connection goes to the checked address itself. TLS still verifies the original host name.
-    `resolve` turns the host into addresses (the system resolver unless given).
+    answer that changed since the URL was validated (rebinding) reaches the internal network. A host
+    with one refused address among several is refused whole, as when its URL was saved; otherwise the
+    connection goes to a checked address itself. TLS still verifies the original host name. `resolve`
+    turns the host into addresses (the system resolver unless given).
     """
 
     def __init__(
