@@ -15,6 +15,7 @@ from sqlalchemy import text
 from app.core.config import Settings, get_settings
 from app.core.errors import error_body, install_error_handlers
 from app.core.modules import import_if_present
+from app.keys.limiter import FailedAuthLimiter
 from app.services import Services
 from app.sources import router as sources_router
 
@@ -22,7 +23,8 @@ log = logging.getLogger(__name__)
 API_DESCRIPTION = """Yuqing (舆情) collects public posts and feeds, understands Chinese text, warns early
 when a crisis forms and delivers alerts to chat. Every endpoint except `/healthz` and `/readyz` needs
 `Authorization: Bearer <key>` (create one with `yuqing keys create`). Scopes: read < write < admin.
-Errors always look like `{"error": {"code", "message", "details"}}`."""
+Errors always look like `{"error": {"code", "message", "details"}}`. A client that keeps sending
+unknown keys gets 429 with `Retry-After` (a valid key is never refused)."""
 
 
 def create_app(
@@ -51,6 +53,9 @@ def create_app(
     app.state.settings = settings
     app.state.services = services
     app.state.db = services.db
+    app.state.auth_limiter = FailedAuthLimiter(
+        burst=settings.auth_failure_burst, per_minute=settings.auth_failure_per_minute
+    )
     install_error_handlers(app)
     _install_middleware(app, settings)
     _mount_routers(app)

@@ -22,7 +22,7 @@ from app.alerts.engine import AlertEngine, EngineConfig
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.modules import import_if_present
-from app.core.urls import address_check
+from app.core.urls import address_check, resolve_for_connect
 from app.pipeline import Pipeline
 from app.posts.analyzer import PostAnalyzer
 from app.scheduler import CollectionWorker, SchedulerLock, build_scheduler
@@ -236,4 +236,5 @@ def make_fetcher(settings: Settings) -> Fetcher:
         max_bytes=settings.collect_max_bytes,
         host_interval=settings.collect_host_interval_seconds,
         address_check=address_check(settings.url_allowlist, settings.base_url),
+        resolve=resolve_for_connect,
     )

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     url_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    auth_failure_burst: int = Field(default=10, ge=1)
+    auth_failure_per_minute: float = Field(default=6.0, gt=0)
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     retention_days: int = Field(default=90, ge=1)
     scheduler_enabled: bool = True

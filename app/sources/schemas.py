@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 
 class SourceCreate(BaseModel):
@@ -36,16 +37,28 @@ class SourceCreate(BaseModel):
 
 
 class SourceUpdate(BaseModel):
-    """Fields that may change on an existing source."""
+    """Fields that may change on an existing source; a field left out keeps its value.
+
+    Only `url` may be null (a push source has none); null for another field is refused, since it has
+    no meaning there (send `{}` to clear the options).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
     url: str | None = Field(default=None, max_length=2000)
-    interval_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
-    options: dict[str, Any] | None = None
-    enabled: bool | None = None
-    media: bool | None = None
+    interval_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | SkipJsonSchema[None] = None
+    options: dict[str, Any] | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
+    media: bool | SkipJsonSchema[None] = None
+
+    @field_validator("name", "interval_seconds", "options", "enabled", "media", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            hint = " (send {} to clear the options)" if info.field_name == "options" else ""
+            raise ValueError(f"{info.field_name} may not be null: leave it out to keep its value{hint}")
+        return value
 
 
 SENSITIVE_KEYS = ("token", "password", "secret", "cookie", "authorization", "api_key", "apikey")

@@ -93,7 +93,7 @@ def update(*, session: Session, source_id: int, data: SourceUpdate, allowlist: S
     if "name" in changes and changes["name"] != source.name:
         if get_by_name(session=session, name=changes["name"]) is not None:
             raise Conflict(f"a source named {changes['name']!r} already exists")
-    if "options" in changes and changes["options"] is not None:
+    if "options" in changes:
         try:
             changes["options"] = restore_redacted(changes["options"], source.options)
         except ValueError as exc:
