@@ -237,10 +237,9 @@ def headline(scorer: ModuleType, twitter: Corpus, other: Corpus) -> Iterator[str
         for profile in PROFILES:
             pooled, chosen = tw.loso(profile)
             cells.append(f"{pooled:.1f}")
-            detail.extend(
-                f"| {method.name} | {profile} | {left} | {label} | {normalised([tw.parts[profile][label][left]]):.1f} |"
-                for left, label in zip(tw.files, chosen, strict=True)
-            )
+            for left, label in zip(tw.files, chosen, strict=True):
+                held_out = normalised([tw.parts[profile][label][left]])
+                detail.append(f"| {method.name} | {profile} | {left} | {label} | {held_out:.1f} |")
         transfer = [ot.score(p, tw.best(p, tw.files)) for p in PROFILES]
         other_loso = [ot.loso(p)[0] for p in PROFILES]
         back = [tw.score(p, ot.best(p, ot.files)) for p in PROFILES]
@@ -265,7 +264,8 @@ def optimistic(scorer: ModuleType, twitter: Corpus, other: Corpus, workdir: Path
     parts = {p: twitter.parts(scorer, alerts, p) for p in PROFILES}
     yield "| file | standard | low-FP | alerts |\n|---|---|---|---|"
     for name in twitter.series:
-        yield f"| {name} | {normalised([parts[PROFILES[0]][name]]):.1f} | {normalised([parts[PROFILES[1]][name]]):.1f} | {len(alerts[name])} |"
+        scores = " | ".join(f"{normalised([parts[p][name]]):.1f}" for p in PROFILES)
+        yield f"| {name} | {scores} | {len(alerts[name])} |"
 
 
 def show(value: object) -> str:
