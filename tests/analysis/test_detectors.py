@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -293,13 +294,19 @@ def test_write_detections_csv_rejects_mismatched_lengths(tmp_path: Path) -> None
         write_detections_csv(tmp_path / "x.csv", [START], [1.0, 2.0], [])
 
 
-@pytest.mark.shared
-def test_nab_twitter_volume_score_floor(tmp_path: Path) -> None:
-    data_dir = shared_path("data", "volume")
+def load_nab_scorer() -> object:
+    """../shared/tools/nab_score.py as a module (skips the test without ../shared)."""
     spec = importlib.util.spec_from_file_location("nab_score", shared_path("tools", "nab_score.py"))
     assert spec is not None and spec.loader is not None
     nab_score = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(nab_score)
+    return nab_score
+
+
+@pytest.mark.shared
+def test_nab_twitter_volume_score_floor(tmp_path: Path) -> None:
+    data_dir = shared_path("data", "volume")
+    nab_score: Any = load_nab_scorer()
     for path in sorted(data_dir.glob("*.csv")):
         detect_csv(path, tmp_path / path.name)
     labels = str(data_dir / "windows.json")
@@ -307,6 +314,23 @@ def test_nab_twitter_volume_score_floor(tmp_path: Path) -> None:
         profile: nab_score.score_corpus(str(data_dir), labels, str(tmp_path), profile=profile)[2]["score"]
         for profile in ("standard", "reward_low_FP_rate")
     }
-    # Measured 89.6 / 85.7 (docs: bench/bench_detect.py); the floors are the project's targets.
+    # Measured 89.1 / 84.7 with the defaults (optimistic: these files shaped the method; the
+    # leave-one-series-out figures are in docs/BENCHMARKS.md). The floors are the project's targets.
     assert scores["standard"] >= 85.0, scores
     assert scores["reward_low_FP_rate"] >= 76.0, scores
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("threshold", [8.0, 12.0])
+def test_nab_twitter_volume_score_holds_when_the_threshold_moves_20_percent(threshold: float) -> None:
+    """The one decision knob is not a knife edge: 20 % either way still scores >= 79 standard."""
+    data_dir = shared_path("data", "volume")
+    nab_score: Any = load_nab_scorer()
+    found = {}
+    for path in sorted(data_dir.glob("*.csv")):
+        loaded = read_series_csv(path)
+        decisions = detect_series(loaded.timestamps, loaded.values, params={"threshold": threshold})
+        found[path.name] = alerts(decisions)
+    labels = str(data_dir / "windows.json")
+    score = nab_score.score_corpus(str(data_dir), labels, found, profile="standard")[2]["score"]
+    assert score >= 79.0, score
