@@ -262,6 +262,14 @@ def optimistic(scorer: ModuleType, twitter: Corpus, other: Corpus, workdir: Path
     )
     alerts = {name: new_alerts(twitter, name, VolumeSpikeParams()) for name in twitter.series}
     parts = {p: twitter.parts(scorer, alerts, p) for p in PROFILES}
+    labels = str(TWITTER / "windows.json")
+    summary = scorer.score_corpus(str(TWITTER), labels, alerts, cache=twitter.cache)[2]
+    days = sum((s.timestamps[-1] - s.timestamps[0]) / timedelta(days=1) for s in twitter.series.values())
+    yield (
+        f"Windows caught: {summary['detected']} of {summary['windows']}; alerts outside any window: "
+        f"{summary['fp']} in {days:.0f} series-days (one per {days / max(summary['fp'], 1):.0f} days per "
+        "series).\n"
+    )
     yield "| file | standard | low-FP | alerts |\n|---|---|---|---|"
     for name in twitter.series:
         scores = " | ".join(f"{normalised([parts[p][name]]):.1f}" for p in PROFILES)

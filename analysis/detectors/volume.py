@@ -17,8 +17,12 @@ Method, per bucket (causal: the expectation for bucket t rests on buckets < t on
    for `quiet_period`. No alert during `warmup`, or when the bucket holds fewer than `min_count`
    posts or less than `min_ratio` times its expected count (small social topics).
 
-`threshold` is the one decision knob; `long_window` and `quiet_period` shape episodes; the half-lives
-say how long the baseline remembers. All were checked leave-one-series-out (docs/BENCHMARKS.md).
+`threshold` is the one decision knob: under pure Poisson noise 10 scales never happen by chance (a
+flat series raises nothing); on real Twitter-volume series, whose residuals are heavier-tailed, it
+caught all 16 labelled windows with about one alert outside them per 20 days per series.
+`long_window` and `quiet_period` shape episodes; the half-lives say how long the baseline remembers.
+The threshold was chosen leave-one-series-out and every knob's +-50 % sensitivity is measured in
+docs/BENCHMARKS.md (bench/bench_detect.py).
 """
 
 from __future__ import annotations
