@@ -321,16 +321,40 @@ def test_nab_twitter_volume_score_floor(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared
-@pytest.mark.parametrize("threshold", [8.0, 12.0])
-def test_nab_twitter_volume_score_holds_when_the_threshold_moves_20_percent(threshold: float) -> None:
-    """The one decision knob is not a knife edge: 20 % either way still scores >= 79 standard."""
+def test_nab_twitter_volume_leave_one_series_out() -> None:
+    """Choose the threshold on four Twitter files, score the fifth, pool: the figure for unseen series.
+
+    Also: the one decision knob is no knife edge (20 % either way still scores >= 79 standard).
+    """
     data_dir = shared_path("data", "volume")
     nab_score: Any = load_nab_scorer()
-    found = {}
-    for path in sorted(data_dir.glob("*.csv")):
-        loaded = read_series_csv(path)
-        decisions = detect_series(loaded.timestamps, loaded.values, params={"threshold": threshold})
-        found[path.name] = alerts(decisions)
-    labels = str(data_dir / "windows.json")
-    score = nab_score.score_corpus(str(data_dir), labels, found, profile="standard")[2]["score"]
-    assert score >= 79.0, score
+    labels, files = str(data_dir / "windows.json"), sorted(data_dir.glob("*.csv"))
+    loaded = {path.name: read_series_csv(path) for path in files}
+    parts: dict[tuple[float, str], dict[str, tuple[float, float, float]]] = {}
+    for threshold in (8.0, 10.0, 12.0):
+        found = {
+            name: alerts(detect_series(s.timestamps, s.values, params={"threshold": threshold}))
+            for name, s in loaded.items()
+        }
+        for profile in ("standard", "reward_low_FP_rate"):
+            rows = nab_score.score_corpus(str(data_dir), labels, found, profile=profile)[1]
+            parts[threshold, profile] = {
+                Path(r["file"]).name: (r["raw"], r["null"], r["perfect"]) for r in rows
+            }
+
+    def score(triples: Sequence[tuple[float, float, float]]) -> float:
+        raw, null, perfect = (sum(t[i] for t in triples) for i in range(3))
+        return 100.0 * (raw - null) / (perfect - null)
+
+    pooled = {}
+    for profile in ("standard", "reward_low_FP_rate"):
+        held_out = []
+        for left in loaded:
+            others = [name for name in loaded if name != left]
+            chosen = max((8.0, 10.0, 12.0), key=lambda t: score([parts[t, profile][n] for n in others]))
+            held_out.append(parts[chosen, profile][left])
+        pooled[profile] = score(held_out)
+    # Measured 89.1 / 84.7 (the previous spike + CUSUM detector: 83.4 / 79.5 under the same protocol).
+    assert pooled["standard"] >= 85.0 and pooled["reward_low_FP_rate"] >= 80.0, pooled
+    for threshold in (8.0, 12.0):
+        assert score(list(parts[threshold, "standard"].values())) >= 79.0, threshold
