@@ -40,7 +40,7 @@ def _trend(client, headers, topic_id, start, end, interval):  # type: ignore[no-
 def _seed(client, headers):  # type: ignore[no-untyped-def]
     moment = now()
     topic = create_topic(client, headers, "青禾牛奶", "青禾牛奶")
-    at = moment - timedelta(minutes=2)
+    at = moment - timedelta(minutes=15)  # a closed bucket: the detectors have processed it
     push(client, headers, "weibo", [post(f"p{i}", text, at) for i, text in enumerate(TEXTS)])
     return topic, moment, at
 
@@ -60,6 +60,11 @@ def test_a_correction_changes_every_count_exactly_and_is_audited(  # type: ignor
     }
     with db.session() as session:
         fed_before = detection.load_counts(session, topic["id"], bucket_start(at), bucket_start(at) + BUCKET)
+    with db.session() as session:  # detectors brought up to date: nothing stale before the correction
+        detection.advance(session, topic["id"], bucket_start(moment))
+    with db.session() as session:
+        states = session.scalars(select(DetectorState).where(DetectorState.topic_id == topic["id"])).all()
+        assert states and not any(state.stale for state in states)
     target = _post_id(db, "p0")  # a launch post: the model should not call it negative
     original = client.get(f"/api/v1/posts/{target}", headers=read_headers).json()
     assert original["sentiment"] != "negative" and original["sentiment_model"] is None
