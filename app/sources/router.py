@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 
 from app.audit import service as audit
 from app.core.deps import AdminKey, Id, ReadKey, SessionDep, SettingsDep, WriteKey
+from app.core.masking import mask_url, redact
 from app.scheduler import collect_by_worker
 from app.sources import service
 from app.sources.schemas import RunSummary, SourceCreate, SourceRead, SourceUpdate
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
+
+
+def _audit_details(body: SourceUpdate) -> dict[str, Any]:
+    """The change as the audit log keeps it: credentials masked (the log is not encrypted)."""
+    details = redact(body.model_dump(exclude_unset=True, mode="json"))
+    if details.get("url"):
+        details["url"] = mask_url(details["url"])
+    return details  # type: ignore[no-any-return]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SourceRead)
@@ -27,7 +37,7 @@ def create_source(
         action="create",
         entity="source",
         entity_id=source.id,
-        details={"name": source.name, "kind": source.kind, "url": source.url},
+        details={"name": source.name, "kind": source.kind, "url": mask_url(source.url or "")},
     )
     return SourceRead.model_validate(source)
 
@@ -56,7 +66,7 @@ def update_source(
         action="update",
         entity="source",
         entity_id=source_id,
-        details=body.model_dump(exclude_unset=True),
+        details=_audit_details(body),
     )
     return SourceRead.model_validate(source)
 
