@@ -16,7 +16,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-SENSITIVE_KEYS = ("token", "password", "secret", "cookie", "authorization", "api_key", "apikey")
+SENSITIVE_KEYS = (
+    "token",
+    "password",
+    "secret",
+    "cookie",
+    "authorization",
+    "api_key",
+    "api-key",
+    "apikey",
+    "access_key",
+    "access-key",
+    "credential",
+    "signature",
+)
 REDACTED = "***"
 TOKEN_SEGMENT_LENGTH = 16  # path segments this long are taken for tokens (Feishu hook ids, Slack paths)
 
