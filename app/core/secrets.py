@@ -173,9 +173,9 @@ def resolve_keyring(settings: Settings) -> Keyring:
     Raises:
         SecretsError: PostgreSQL without a configured key, or a key that is not a Fernet key.
     """
-    if settings.secret_key is not None:
-        keys = _parse_keys(settings.secret_key.get_secret_value(), ",")
-        return Keyring(keys, origin="YUQING_SECRET_KEY")
+    given = settings.secret_key.get_secret_value().strip() if settings.secret_key else ""
+    if given:  # an empty value (e.g. an unset variable in docker-compose.yml) counts as not set
+        return Keyring(_parse_keys(given, ","), origin="YUQING_SECRET_KEY")
     if settings.secret_key_file is not None:
         return read_key_file(settings.secret_key_file)
     if not settings.is_sqlite:

@@ -160,6 +160,8 @@ def test_postgresql_without_a_key_is_one_clear_error(no_env_key: None) -> None:
     settings = load_settings(database_url="postgresql://yuqing@127.0.0.1:5432/yuqing")
     with pytest.raises(SecretsError, match="YUQING_SECRET_KEY or YUQING_SECRET_KEY_FILE"):
         resolve_keyring(settings)
+    with pytest.raises(SecretsError, match="YUQING_SECRET_KEY or YUQING_SECRET_KEY_FILE"):
+        resolve_keyring(_with_key(settings, ""))  # an empty variable (docker-compose.yml) is no key
     with pytest.raises(SecretsError, match="not a Fernet key"):
         resolve_keyring(_with_key(settings, "hunter2"))
     answer = _yuqing(["serve", "--port", "9"], {"YUQING_DATABASE_URL": settings.database_url})
