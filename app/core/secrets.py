@@ -24,7 +24,8 @@ import json
 import os
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def _fernet(key: str, where: str) -> Fernet:
 class Keyring:
     """Fernet keys, newest first: the first encrypts, any decrypts. `origin` names where they came from."""
 
-    keys: tuple[str, ...]
+    keys: tuple[str, ...] = field(repr=False)  # never in a log line or a traceback
     origin: str
     key_file: Path | None = None
 
@@ -73,7 +74,7 @@ class Keyring:
         for index, key in enumerate(self.keys, start=1):
             _fernet(key, f"key {index} of {self.origin}")
 
-    @property
+    @cached_property
     def _multi(self) -> MultiFernet:
         return MultiFernet([_fernet(key, self.origin) for key in self.keys])
 

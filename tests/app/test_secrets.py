@@ -151,7 +151,9 @@ def test_sqlite_key_file_is_created_0600_beside_the_database(tmp_path: Path, no_
     assert key_file == tmp_path / "data" / "yuqing.db.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     first = key_file.read_text()
-    assert Database(f"sqlite:///{path}").keyring.keys == (first.strip(),)  # the next run reads it back
+    keyring = Database(f"sqlite:///{path}").keyring
+    assert keyring.keys == (first.strip(),)  # the next run reads it back
+    assert first.strip() not in repr(keyring)  # never in a log line or a traceback
     memory = load_settings(database_url="sqlite:///:memory:")
     assert resolve_keyring(memory).keys == resolve_keyring(memory).keys  # one key per process
 
