@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-pg lint bench demo clean
+.PHONY: install run test test-fast test-pg lint bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ run: $(STAMP) ## migrate, load the demo on an empty database, and serve on http:
 
 test: $(STAMP) ## run the test suite (SQLite; PostgreSQL too when YUQING_TEST_DATABASE_URL is set)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## the fast lane: SQLite only, no slow, browser or ../shared-data tests
+	YUQING_TEST_DATABASE_URL= $(BIN)/python -m pytest -m "not slow and not browser and not shared"
 
 lint: $(STAMP)
 	$(BIN)/ruff check app collectors analysis tests

@@ -1,6 +1,8 @@
 """Keywords per post and per topic window, and terms that burst against their own baseline.
 
-- ``top_terms``: TF × IDF over a post's content terms. Without an IDF function the IDF table shipped
+- Keyword candidates are content terms (no stop words, punctuation, numbers or mentions) of two
+  characters or more; emoticons are not keywords.
+- ``top_terms``: TF × IDF over a post's keyword candidates. Without an IDF function the IDF table shipped
   with jieba (``jieba/analyse/idf.txt``, loaded lazily once) is used; unknown terms get its median,
   as jieba's own TF-IDF does. Emoticons are not keywords (they stay in ``content_terms`` for
   burst detection).
@@ -31,6 +33,7 @@ __all__ = [
     "DocumentFrequencies",
     "IdfTable",
     "builtin_idf",
+    "is_keyword_candidate",
     "top_terms",
     "window_keywords",
 ]
@@ -74,8 +77,16 @@ def builtin_idf() -> IdfTable:
         return _builtin
 
 
+MIN_KEYWORD_CHARS = 2  # a single character (话, 出, 卖) says nothing on its own to an analyst
+
+
+def is_keyword_candidate(token: str) -> bool:
+    """Whether a token may be shown as a keyword: a content term of two characters or more, no emoticon."""
+    return len(token) >= MIN_KEYWORD_CHARS and token[:1] != "[" and is_content_term(token)
+
+
 def _keyword_candidates(tokens: Iterable[str]) -> list[str]:
-    return [token for token in tokens if token[:1] != "[" and is_content_term(token)]
+    return [token for token in tokens if is_keyword_candidate(token)]
 
 
 def top_terms(tokens: Iterable[str], k: int = 5, idf: IdfFunction | None = None) -> list[str]:

@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jieba
+import stopwordsiso
 
 from analysis.literals import LiteralIndex, select_spans
 from analysis.normalize import EMOTICON_RE, MENTION_RE
@@ -118,8 +119,9 @@ class Tokenizer:
 
 @lru_cache(maxsize=1)
 def load_stopwords() -> frozenset[str]:
-    """Return the shipped stop-word list (``analysis/data/stopwords.txt``), lower case."""
-    words = set()
+    """Return the stop words, lower case: the maintained stopwords-iso lists for Chinese and English
+    (package ``stopwordsiso``) plus the social-media additions in ``analysis/data/stopwords.txt``."""
+    words = {word.lower() for word in stopwordsiso.stopwords(["zh", "en"])}
     for line in STOPWORDS_PATH.read_text(encoding="utf-8").splitlines():
         word = line.strip().lower()
         if word and not word.startswith("#"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,17 @@ def _open(path: str, mode: str) -> Iterator[TextIO]:
         yield handle  # type: ignore[misc]  # text mode: a TextIOWrapper
 
 
+def _configured_model() -> Path | None:
+    """`YUQING_SENTIMENT_MODEL` (checked), so `yuqing analyze` scores with the service's model."""
+    from app.core.config import SettingsError, load_settings
+
+    try:
+        return load_settings().sentiment_model
+    except SettingsError as exc:
+        typer.echo(f"yuqing: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @cli.command()
 def analyze(
     input: Annotated[str, typer.Option("--input", "-i", help="JSONL with a 'text' field per line, or '-'.")],
@@ -37,7 +49,7 @@ def analyze(
     from analysis.sentiment import SentimentModel
     from analysis.tokenize import default_tokenizer
 
-    model = SentimentModel.load()
+    model = SentimentModel.load(_configured_model())
 
     def score(texts: list[str], tokens: list[list[str]]) -> list[tuple[str, float]]:
         return [(result.label, result.score) for result in model.predict_many(texts, tokens)]
@@ -73,6 +85,33 @@ def detect(
         typer.echo(f"  alert at {moment.isoformat()}")
 
 
+CORRECTIONS_STEM = "analyst_corrections"
+CORRECTIONS_WEIGHT = 2.0  # an analyst looked at this very deployment's post: worth two corpus rows
+
+
+def _export_corrections(path: Path) -> int:
+    """Write the configured database's sentiment corrections as labelled JSONL; returns the rows."""
+    from app.core.config import SettingsError, load_settings
+    from app.core.db import Database
+    from app.posts.corrections import training_rows
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        typer.echo(f"yuqing: {exc}", err=True)
+        raise typer.Exit(2) from None
+    db = Database(settings.database_url)
+    count = 0
+    try:
+        with db.session() as session, path.open("w", encoding="utf-8") as handle:
+            for row in training_rows(session):
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+    finally:
+        db.dispose()
+    return count
+
+
 @cli.command("train-sentiment")
 def train_sentiment(
     input: Annotated[
@@ -80,10 +119,21 @@ def train_sentiment(
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the model to.")],
     dev: Annotated[Path | None, typer.Option(help="Labelled JSONL for model selection and metrics.")] = None,
+    corrections: Annotated[
+        bool,
+        typer.Option(
+            "--corrections",
+            help="Also train on the analysts' sentiment corrections stored in the configured database.",
+        ),
+    ] = False,
+    corrections_weight: Annotated[
+        float, typer.Option(min=0.0, help="Weight of each corrected post relative to a corpus row.")
+    ] = CORRECTIONS_WEIGHT,
 ) -> None:
     """Train the sentiment model on labelled data (e.g. your industry) and print dev metrics."""
     try:
         from analysis.sentiment import train_from_files
+        from analysis.sentiment.training import SHARED_CORPUS_WEIGHTS
     except ImportError:
         typer.echo("yuqing: training needs the 'train' extra: pip install 'yuqing[train]'", err=True)
         raise typer.Exit(2) from None
@@ -91,8 +141,18 @@ def train_sentiment(
     if missing:
         typer.echo(f"yuqing: not found: {', '.join(missing)}", err=True)
         raise typer.Exit(2)
+    inputs, weights = list(input), dict(SHARED_CORPUS_WEIGHTS)
+    scratch = tempfile.TemporaryDirectory()
+    if corrections:
+        path = Path(scratch.name) / f"{CORRECTIONS_STEM}.jsonl"
+        count = _export_corrections(path)
+        typer.echo(f"{count} analyst-corrected posts added with weight {corrections_weight:g}", err=True)
+        if count:
+            inputs.append(path)
+            weights[CORRECTIONS_STEM] = corrections_weight
     try:
-        report = train_from_files(list(input), dev, output)
+        with scratch:
+            report = train_from_files(inputs, dev, output, corpus_weights=weights)
     except ValueError as exc:
         typer.echo(f"yuqing: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -75,20 +75,79 @@ def sources_list() -> None:
 
 @cli.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="A .jsonl or .csv file of posts.")],
+    file: Annotated[Path, typer.Argument(help="A .jsonl, .csv or .xlsx file of posts (UTF-8 or GBK).")],
     source: Annotated[str, typer.Option(help="The push source to import into (created if missing).")],
     batch: Annotated[int, typer.Option(help="Posts per transaction.")] = 500,
 ) -> None:
-    """Import posts from JSONL or CSV with the same validation as push."""
-    from app.importer import import_posts
+    """Import posts from JSONL, CSV or Excel with the same validation as push."""
+    from app.importer import ImportFileError, import_posts
 
     services = _services()
     if not file.exists():
         typer.echo(f"yuqing: {file} does not exist", err=True)
         raise typer.Exit(2)
-    report = import_posts(services.pipeline, file, source, batch_size=batch)
-    typer.echo(f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}")
+    try:
+        report = import_posts(services.pipeline, file, source, batch_size=batch)
+    except ImportFileError as exc:
+        typer.echo(f"yuqing: {file}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}, "
+        f"adjusted {len(report.adjusted)} (read as {report.encoding})"
+    )
+    for adjusted in report.adjusted[:20]:
+        change = f"{adjusted.field} {adjusted.original!r} → {adjusted.value}"
+        typer.echo(f"  line {adjusted.index}: {change}（{adjusted.reason}）")
+    if len(report.adjusted) > 20:
+        typer.echo(f"  … and {len(report.adjusted) - 20} more adjusted")
     for rejected in report.rejected[:50]:
         typer.echo(f"  line {rejected.index}: {rejected.error}", err=True)
     if len(report.rejected) > 50:
         typer.echo(f"  … and {len(report.rejected) - 50} more", err=True)
+
+
+@cli.command("source-presets")
+def source_presets() -> None:
+    """List the platform presets (微博, 知乎, B站, 抖音, 小红书, 贴吧, 今日头条, 公众号, news sites)."""
+    from app.sources import presets
+
+    settings = settings_or_exit()
+    for preset in presets.PRESETS:
+        params = " ".join(f"{p.name}=<{p.label}，如 {p.example}>" for p in preset.params) or "（无参数）"
+        needs = {"rsshub": settings.rsshub_url, "wechat_bridge": settings.wechat_bridge_url}.get(
+            preset.base, "ok"
+        )
+        ready = "" if needs else f"\t需要配置 YUQING_{preset.base.upper()}_URL"
+        typer.echo(f"{preset.id}\t{preset.name}\t{params}{ready}")
+
+
+@cli.command("add-source")
+def add_source(
+    preset: Annotated[str, typer.Option(help="A preset id (yuqing source-presets lists them).")],
+    param: Annotated[
+        list[str] | None, typer.Option(help="A preset parameter as NAME=VALUE; repeatable.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Source name (default: the preset's name and parameters).")
+    ] = None,
+) -> None:
+    """Add a source from a platform preset, e.g. --preset weibo_keyword --param keyword=星河汽车."""
+    from app.core.errors import AppError
+    from app.sources import presets, service
+
+    values: dict[str, str] = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            typer.echo(f"yuqing: --param must be NAME=VALUE, got {item!r}", err=True)
+            raise typer.Exit(2)
+        values[key.strip()] = value
+    services = _services()
+    try:
+        data = presets.source_for(preset, values, services.settings, name=name)
+        with services.db.session() as session:
+            source = service.create(session=session, data=data, allowlist=services.settings.url_allowlist)
+            typer.echo(f"added source {source.id} {source.name!r}: {source.url}")
+    except AppError as exc:
+        typer.echo(f"yuqing: {exc}", err=True)
+        raise typer.Exit(1) from None

@@ -15,13 +15,16 @@ from sqlalchemy import text
 from app.core.config import Settings, get_settings
 from app.core.errors import error_body, install_error_handlers
 from app.core.modules import import_if_present
+from app.keys.limiter import FailedAuthLimiter
 from app.services import Services
+from app.sources import router as sources_router
 
 log = logging.getLogger(__name__)
 API_DESCRIPTION = """Yuqing (舆情) collects public posts and feeds, understands Chinese text, warns early
 when a crisis forms and delivers alerts to chat. Every endpoint except `/healthz` and `/readyz` needs
 `Authorization: Bearer <key>` (create one with `yuqing keys create`). Scopes: read < write < admin.
-Errors always look like `{"error": {"code", "message", "details"}}`."""
+Errors always look like `{"error": {"code", "message", "details"}}`. A client that keeps sending
+unknown keys gets 429 with `Retry-After` (a valid key is never refused)."""
 
 
 def create_app(
@@ -40,11 +43,19 @@ def create_app(
             await services.stop()
 
     app = FastAPI(
-        title="Yuqing 舆情监测与预警 API", version="1", description=API_DESCRIPTION, lifespan=lifespan
+        title="Yuqing 舆情监测与预警 API",
+        version="1",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # /docs is served by app/web with local assets (FastAPI's loads them from a CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.services = services
     app.state.db = services.db
+    app.state.auth_limiter = FailedAuthLimiter(
+        burst=settings.auth_failure_burst, per_minute=settings.auth_failure_per_minute
+    )
     install_error_handlers(app)
     _install_middleware(app, settings)
     _mount_routers(app)
@@ -114,3 +125,4 @@ def _mount_routers(app: FastAPI) -> None:
         module = import_if_present(name)
         if module is not None:
             app.include_router(module.router)
+    app.include_router(sources_router.preset_router)

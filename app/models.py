@@ -18,7 +18,7 @@ from app.cases.models import Case
 from app.channels.models import Channel, Delivery, DeliveryAttempt, Notice
 from app.core.db import Base
 from app.keys.models import ApiKey
-from app.posts.models import Post, PostTopic
+from app.posts.models import Post, PostTopic, SentimentCorrection
 from app.sources.models import Source, SourceRun
 from app.topics.models import Topic
 
@@ -44,6 +44,7 @@ __all__ = [
     "PostTopic",
     "Rollup",
     "RollupMember",
+    "SentimentCorrection",
     "Silence",
     "Source",
     "SourceRun",

@@ -199,7 +199,12 @@ class Pipeline:
         t0 = time.perf_counter()
         with self.db.session() as session:
             source = sources.get(session=session, source_id=source_id)
-            spec = SourceSpec(kind=source.kind, url=source.url or "", options=dict(source.options or {}))
+            spec = SourceSpec(
+                kind=source.kind,
+                url=source.url or "",
+                options=dict(source.options or {}),
+                timezone=self.settings.timezone,
+            )
             state = SourceState.from_dict(dict(source.state or {}))
             name = source.name
         try:

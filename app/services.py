@@ -13,15 +13,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
+from analysis.sentiment import SentimentModel
 from app.alerts import rollups
 from app.alerts.engine import AlertEngine, EngineConfig
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.modules import import_if_present
 from app.core.secrets import resolve_keyring
-from app.core.urls import address_check
+from app.core.urls import address_check, resolve_for_connect
 from app.pipeline import Pipeline
 from app.posts.analyzer import PostAnalyzer
 from app.scheduler import CollectionWorker, SchedulerLock, build_scheduler
@@ -32,6 +34,11 @@ ROLES = ("all", "api", "scheduler", "worker")
 DISPATCH_POLL_SECONDS = 0.5  # other processes' notices are picked up within this; our own at once
 INGEST_POLL_SECONDS = 0.5  # queued push batches (from API processes) are picked up within this
 Job = tuple[Callable[[], Awaitable[object]], float, str]
+
+
+def analyzer_for(settings: Settings) -> PostAnalyzer:
+    """The analyser with the configured sentiment model (`YUQING_SENTIMENT_MODEL`, else the shipped one)."""
+    return PostAnalyzer(model=SentimentModel.load(settings.sentiment_model))
 
 
 @dataclass
@@ -72,7 +79,7 @@ class Services:
         pipeline = Pipeline(
             db=db,
             settings=settings,
-            analyzer_factory=(lambda: analyzer) if analyzer is not None else PostAnalyzer,
+            analyzer_factory=(lambda: analyzer) if analyzer is not None else partial(analyzer_for, settings),
             hooks=[engine.on_stored],
         )
         fetcher = make_fetcher(settings)
@@ -230,4 +237,5 @@ def make_fetcher(settings: Settings) -> Fetcher:
         max_bytes=settings.collect_max_bytes,
         host_interval=settings.collect_host_interval_seconds,
         address_check=address_check(settings.url_allowlist, settings.base_url),
+        resolve=resolve_for_connect,
     )

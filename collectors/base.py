@@ -98,11 +98,13 @@ class RawPost:
 
 @dataclass
 class SourceSpec:
-    """A source definition: its kind, its URL, and kind-specific options."""
+    """A source definition: its kind, its URL, kind-specific options, and the zone of times that
+    carry no offset when the options do not name one (the deployment's `YUQING_TIMEZONE`)."""
 
     kind: str
     url: str
     options: dict[str, Any] = field(default_factory=dict)
+    timezone: str = "UTC"
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -49,19 +49,35 @@ Clock = Callable[[], float]
 
 AddressCheck = Callable[[str, str, int], str | None]
 """(host, IP address, port) -> None when a connection may be made, else why not (one short sentence)."""
+Resolve = Callable[[str], Awaitable[list[str]]]
+"""host -> the IP addresses to try, as strings; raises OSError when the host does not resolve."""
+
+
+async def system_resolve(host: str) -> list[str]:
+    """The addresses of `host` from the system resolver, in its order."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     """Resolves each host at connect time and connects only to addresses the check allows.
 
     The check runs for every connection, so neither a redirect to a private address nor a DNS
-    answer that changed since the URL was validated (rebinding) reaches the internal network;
-    the connection goes to the checked address itself. TLS still verifies the original host name.
+    answer that changed since the URL was validated (rebinding) reaches the internal network. A host
+    with one refused address among several is refused whole, as when its URL was saved; otherwise the
+    connection goes to a checked address itself. TLS still verifies the original host name. `resolve`
+    turns the host into addresses (the system resolver unless given).
     """
 
-    def __init__(self, check: AddressCheck, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+    def __init__(
+        self,
+        check: AddressCheck,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+        resolve: Resolve | None = None,
+    ) -> None:
         self._check = check
         self._inner = inner or httpcore.AnyIOBackend()
+        self._resolve = resolve or system_resolve
 
     async def connect_tcp(
         self,
@@ -71,22 +87,17 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        """Connect to the first allowed address of `host`."""
-        loop = asyncio.get_running_loop()
+        """Connect to the first address of `host` that answers, when the check allows all of them."""
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=timeout
-            )
+            addresses = await asyncio.wait_for(self._resolve(host), timeout=timeout)
         except (OSError, TimeoutError) as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
         refusals = {address: self._check(host, address, port) for address in addresses}
-        allowed = [address for address, reason in refusals.items() if reason is None]
-        if not allowed:
-            reasons = "; ".join(sorted({reason for reason in refusals.values() if reason}))
-            raise BlockedAddressError(f"refused to connect to {host}: {reasons}")
+        reasons = sorted({reason for reason in refusals.values() if reason})
+        if reasons or not addresses:  # one refused address refuses the host, as when its URL was saved
+            raise BlockedAddressError(f"refused to connect to {host}: {'; '.join(reasons) or 'no address'}")
         error: Exception | None = None
-        for address in allowed:
+        for address in addresses:
             try:
                 return await self._inner.connect_tcp(
                     address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
@@ -107,14 +118,15 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def guarded_transport(check: AddressCheck | None) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose every connection passes `check` (a plain transport when None)."""
+def guarded_transport(check: AddressCheck | None, resolve: Resolve | None = None) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose every connection passes `check` (a plain transport when None);
+    hosts are resolved with `resolve` (the system resolver unless given)."""
     transport = httpx.AsyncHTTPTransport()
     if check is not None:
         pool = transport._pool  # httpx builds its pool without a way to pass a network backend
         if not hasattr(pool, "_network_backend"):
             raise RuntimeError("this httpx version cannot take the address guard; refusing to run unguarded")
-        pool._network_backend = GuardedNetworkBackend(check)
+        pool._network_backend = GuardedNetworkBackend(check, resolve=resolve)
     return transport
 
 
@@ -129,7 +141,8 @@ class Fetcher:
     at most `max_retries` times; no single wait exceeds `max_retry_wait` (a longer Retry-After raises
     RateLimitedError at once) and all waits together stay under `max_total_wait`. `host_interval` is
     the minimum time between two requests to one host. `sleep`, `clock` (monotonic), `wall_clock`
-    (epoch seconds) and `jitter` (uniform in [0, 1)) are injectable for tests.
+    (epoch seconds) and `jitter` (uniform in [0, 1)) are injectable for tests. `address_check` runs on
+    every connection, with hosts resolved by `resolve` (see GuardedNetworkBackend).
     """
 
     def __init__(
@@ -151,6 +164,7 @@ class Fetcher:
         wall_clock: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
         address_check: AddressCheck | None = None,
+        resolve: Resolve | None = None,
     ) -> None:
         self.timeout = timeout
         self.connect_timeout = min(connect_timeout, timeout)
@@ -169,6 +183,7 @@ class Fetcher:
         self._client = client
         self._owns_client = client is None
         self.address_check = address_check
+        self.resolve = resolve
         self._loop: asyncio.AbstractEventLoop | None = None
         self._host_locks: dict[str, asyncio.Lock] = {}
         self._next_slot: dict[str, float] = {}
@@ -323,7 +338,7 @@ class Fetcher:
                 timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout, read=self.read_timeout),
                 max_redirects=5,
                 headers={"User-Agent": self.user_agent},
-                transport=guarded_transport(self.address_check),
+                transport=guarded_transport(self.address_check, self.resolve),
             )
         return self._client
 

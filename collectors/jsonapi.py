@@ -43,7 +43,9 @@ class JsonApiOptions(BaseModel):
     items_path: str = Field(default="", description='dotted path to the list of items; "" = top-level list')
     fields: dict[str, str] = Field(description="post field (id, text, …, engagement.<name>) → dotted path")
     time_format: str | None = Field(default=None, description="strptime format, 'iso', 'epoch' or 'epoch_ms'")
-    timezone: str = Field(default="UTC", description="IANA zone for times without an offset")
+    timezone: str | None = Field(
+        default=None, description="IANA zone for times without an offset (default: YUQING_TIMEZONE)"
+    )
     headers: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     platform: str | None = Field(default=None, max_length=32)
@@ -77,7 +79,9 @@ class JsonApiOptions(BaseModel):
 
     @field_validator("timezone")
     @classmethod
-    def _timezone(cls, value: str) -> str:
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
@@ -110,12 +114,12 @@ class JsonApiCollector(Collector[JsonApiOptions]):
         if response.not_modified:
             return CollectResult(state=new_state, not_modified=True, http_status=response.status)
         document = load_json(response.text(), content_type=response.content_type)
-        posts, warnings = map_items(document, options, source_url=spec.url)
+        posts, warnings = map_items(document, options, source_url=spec.url, default_zone=spec.timezone)
         return CollectResult(posts=posts, state=new_state, warnings=warnings, http_status=response.status)
 
 
 def map_items(
-    document: Any, options: JsonApiOptions, *, source_url: str = ""
+    document: Any, options: JsonApiOptions, *, source_url: str = "", default_zone: str = "UTC"
 ) -> tuple[list[RawPost], list[str]]:
     """Posts and warnings from a parsed JSON document according to the options.
 
@@ -128,7 +132,7 @@ def map_items(
         raise ParseError(f"{where} is not present in the response")
     if not isinstance(items, list):
         raise ParseError(f"{where} of the response is a {type(items).__name__}, not a list of items")
-    zone = ZoneInfo(options.timezone)
+    zone = ZoneInfo(options.timezone or default_zone)
     posts: list[RawPost] = []
     skipped = 0
     for item in items:

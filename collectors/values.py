@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -46,25 +47,107 @@ HOST_PLATFORMS = (
 )
 
 
-def parse_time(value: Any, *, fmt: str | None = None, naive_tz: tzinfo = UTC) -> datetime | None:
-    """A UTC datetime from ISO-8601/RFC 3339, RFC 822, epoch seconds or milliseconds, or `fmt`.
+def parse_time(
+    value: Any, *, fmt: str | None = None, naive_tz: tzinfo = UTC, now: datetime | None = None
+) -> datetime | None:
+    """A UTC datetime from ISO-8601/RFC 3339, RFC 822, epoch seconds or milliseconds, the common
+    Chinese forms (see `parse_local_time`), a `datetime`, or `fmt`.
 
     Naive results are taken to be in `naive_tz`. Returns None for anything unparseable.
     """
+    parsed = parse_time_detail(value, fmt=fmt, naive_tz=naive_tz, now=now)
+    return parsed.moment if parsed else None
+
+
+@dataclass(frozen=True)
+class ParsedTime:
+    """A parsed time in UTC, and what had to be assumed to read it."""
+
+    moment: datetime
+    assumed_zone: bool = False  # the text had no offset: read in the naive zone
+    inferred_year: bool = False  # the text had no year (e.g. 12-03 15:21): the latest such date not ahead
+
+
+def parse_time_detail(
+    value: Any, *, fmt: str | None = None, naive_tz: tzinfo = UTC, now: datetime | None = None
+) -> ParsedTime | None:
+    """Like `parse_time`, saying whether a zone or a year was assumed; None when unparseable."""
     if value is None or isinstance(value, bool):
         return None
     parsed: datetime | None
-    if isinstance(value, int | float):
+    inferred = False
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, int | float):
         parsed = _from_epoch(float(value))
     elif isinstance(value, str) and value.strip():
         parsed = _from_string(value.strip(), fmt)
+        if parsed is None and fmt is None:
+            local = parse_local_time(value.strip(), now=(now or datetime.now(UTC)).astimezone(naive_tz))
+            if local is not None:
+                parsed, inferred = local
     else:
         return None
     if parsed is None:
         return None
-    if parsed.tzinfo is None:
+    assumed = parsed.tzinfo is None
+    if assumed:
         parsed = parsed.replace(tzinfo=naive_tz)
-    return parsed.astimezone(UTC)
+    try:
+        return ParsedTime(parsed.astimezone(UTC), assumed_zone=assumed, inferred_year=inferred)
+    except OverflowError:
+        return None
+
+
+_LOCAL_FORMS = (
+    # 2026/12/03 15:21(:05), 2026.12.03, 2026-12-3 (ISO needs two-digit months and days)
+    re.compile(
+        r"(?P<y>\d{4})\s*[/.\-]\s*(?P<m>\d{1,2})\s*[/.\-]\s*(?P<d>\d{1,2})"
+        r"(?:[\sT]+(?P<H>\d{1,2})[:：](?P<M>\d{2})(?:[:：](?P<S>\d{2}))?)?"
+    ),
+    # 2026年12月3日 15:21, 2026年12月3日15时21分
+    re.compile(
+        r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]?"
+        r"(?:\s*(?P<H>\d{1,2})\s*[:：时點点]\s*(?P<M>\d{1,2})\s*分?(?:\s*[:：]?\s*(?P<S>\d{1,2})\s*秒?)?)?"
+    ),
+    # 12-03 15:21, 12/03 15:21, 12月3日 15:21 (no year: inferred)
+    re.compile(
+        r"(?P<m>\d{1,2})\s*(?:[/\-]|月)\s*(?P<d>\d{1,2})\s*[日号]?"
+        r"(?:\s+|\s*(?=\d{1,2}[:：]))(?P<H>\d{1,2})[:：](?P<M>\d{2})(?:[:：](?P<S>\d{2}))?"
+    ),
+    re.compile(r"(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*[日号]"),
+)
+
+
+def parse_local_time(text: str, *, now: datetime) -> tuple[datetime, bool] | None:
+    """A naive local time from the forms Chinese exports and pages use, with whether its year was
+    inferred: ``2026/12/03 15:21``, ``2026.12.03``, ``2026年12月3日 15:21``, ``12-03 15:21``,
+    ``12月3日``. A date without a year is the latest such date not after `now` (local time)."""
+    for pattern in _LOCAL_FORMS:
+        match = pattern.fullmatch(text)
+        if match is None:
+            continue
+        parts = match.groupdict()
+        inferred = parts.get("y") is None
+        year = now.year if inferred else int(parts["y"])
+        try:
+            moment = datetime(
+                year,
+                int(parts["m"]),
+                int(parts["d"]),
+                int(parts.get("H") or 0),
+                int(parts.get("M") or 0),
+                int(parts.get("S") or 0),
+            )
+        except ValueError:
+            return None
+        if inferred and moment > now.replace(tzinfo=None):
+            try:
+                moment = moment.replace(year=year - 1)
+            except ValueError:  # 29 February
+                return None
+        return moment, inferred
+    return None
 
 
 def _from_epoch(number: float) -> datetime | None:

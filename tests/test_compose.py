@@ -1,4 +1,5 @@
-"""docker-compose.yml: the app, PostgreSQL, a one-shot migration and RSSHub behind a profile."""
+"""docker-compose.yml: the app, PostgreSQL, a one-shot migration, and RSSHub with its cache beside them,
+allow-listed so sources reach it out of the box."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ def test_compose_file_has_the_services_we_document() -> None:
     yaml = pytest.importorskip("yaml")
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
     services = compose["services"]
-    assert {"db", "migrate", "app", "rsshub"} <= set(services)
-    assert services["rsshub"]["profiles"] == ["rsshub"]
+    assert {"db", "migrate", "app", "rsshub", "rsshub-cache"} <= set(services)
+    assert "profiles" not in services["rsshub"]  # runs with the app, not behind a profile
+    assert services["rsshub"]["environment"]["REDIS_URL"].startswith("redis://rsshub-cache:")
+    assert "rsshub" in services["app"]["environment"]["YUQING_URL_ALLOWLIST"].split(",")
     assert services["app"]["environment"]["YUQING_DATABASE_URL"].startswith("postgresql://")
     assert services["app"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["command"] == ["yuqing", "migrate"]
@@ -38,3 +41,18 @@ def test_docker_compose_config_accepts_it() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_compose_allow_list_lets_a_source_reach_rsshub_by_name() -> None:
+    yaml = pytest.importorskip("yaml")
+    from app.core.config import load_settings
+    from app.core.errors import UnsafeURL
+    from app.core.urls import check_url
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    allowlist = compose["services"]["app"]["environment"]["YUQING_URL_ALLOWLIST"]
+    settings = load_settings(url_allowlist=allowlist)
+    route = "http://rsshub:1200/weibo/keyword/星河汽车"
+    assert check_url(route, settings.url_allowlist) == route
+    with pytest.raises(UnsafeURL):
+        check_url("http://db:5432/", settings.url_allowlist)  # the database stays out of reach

@@ -105,6 +105,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("media", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("demo", sa.Boolean(), nullable=False),
         sa.Column(
             "state",
@@ -270,6 +271,7 @@ def upgrade() -> None:
         sa.Column("engagement_total", sa.Integer(), nullable=False),
         sa.Column("sentiment", sa.String(length=10), nullable=True),
         sa.Column("sentiment_score", sa.Float(), nullable=True),
+        sa.Column("sentiment_model", sa.String(length=10), nullable=True),
         sa.Column(
             "keywords",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -381,6 +383,32 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("topic_id", "bucket_start", name=op.f("pk_rollups_1h")),
     )
+    op.create_table(
+        "sentiment_corrections",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("model_label", sa.String(length=10), nullable=True),
+        sa.Column("previous_label", sa.String(length=10), nullable=True),
+        sa.Column("label", sa.String(length=10), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("corrected_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["sources.id"],
+            name=op.f("fk_sentiment_corrections_source_id_sources"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sentiment_corrections")),
+    )
+    with op.batch_alter_table("sentiment_corrections", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_sentiment_corrections_corrected_at"), ["corrected_at"], unique=False
+        )
+        batch_op.create_index("ix_sentiment_corrections_post", ["post_id", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_sentiment_corrections_source_id"), ["source_id"], unique=False)
+
     op.create_table(
         "silences",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -689,6 +717,12 @@ def downgrade() -> None:
 
     op.drop_table("source_runs")
     op.drop_table("silences")
+    with op.batch_alter_table("sentiment_corrections", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sentiment_corrections_source_id"))
+        batch_op.drop_index("ix_sentiment_corrections_post")
+        batch_op.drop_index(batch_op.f("ix_sentiment_corrections_corrected_at"))
+
+    op.drop_table("sentiment_corrections")
     op.drop_table("rollups_1h")
     op.drop_table("rollups_1d")
     op.drop_table("rollups")

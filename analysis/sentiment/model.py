@@ -24,7 +24,7 @@ from analysis.sentiment.bayes import BayesTable
 from analysis.sentiment.canon import Canonicaliser, segment
 from analysis.sentiment.features import extract, sum_by_doc
 
-__all__ = ["CLASSES", "DEFAULT_MODEL_DIR", "MODEL_FILE", "Sentiment", "SentimentModel"]
+__all__ = ["CLASSES", "DEFAULT_MODEL_DIR", "MODEL_FILE", "Sentiment", "SentimentModel", "model_file"]
 
 CLASSES: tuple[str, str, str] = ("negative", "neutral", "positive")
 DEFAULT_MODEL_DIR = Path(__file__).parent / "model"
@@ -44,6 +44,26 @@ class Sentiment:
     label: str
     score: float
     probabilities: dict[str, float]
+
+
+def model_file(path: Path | str) -> Path:
+    """The model file of a directory or ``.npz`` path, checked without loading its weights.
+
+    Raises ValueError naming the path when it is missing or not a model of this format.
+    """
+    resolved = Path(path)
+    file = resolved / MODEL_FILE if resolved.is_dir() else resolved
+    if not file.is_file():
+        raise ValueError(f"{file}: no sentiment model there (a folder with {MODEL_FILE}, or the file)")
+    try:
+        with np.load(file, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{file}: not a sentiment model written by yuqing train-sentiment ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{file}: unsupported sentiment model format {found!r} (expected {FORMAT_VERSION})")
+    return file
 
 
 class SentimentModel:

@@ -21,7 +21,7 @@ from app.alerts.rollups import BUCKET, bucket_start
 from app.core import metrics
 from app.posts.ingest import StoredPost
 from app.posts.models import Post, PostTopic
-from app.sources.models import Source
+from app.sources import service as sources
 from app.topics import service as topics
 from app.topics.models import Topic
 
@@ -197,7 +197,7 @@ class AlertEngine:
             baseline_negative_share=round(float(share.baseline), 3),
             distinct_sources=len(members["s"]),
             distinct_platforms=len(members["p"]) or 1,
-            media_sources=_media_count(session, members["s"]),
+            media_sources=sources.count_media(session=session, source_ids=members["s"]),
             authors=len(members["a"]),
             engagement=int(engagement or 0),
             duration_minutes=round((now - incident.opened_at).total_seconds() / 60, 1) if incident else 0.0,
@@ -223,14 +223,6 @@ def _members(session: Session, topic_id: int, since: datetime) -> dict[str, set[
     for kind, member in session.execute(stmt):
         found.setdefault(kind, set()).add(member)
     return found
-
-
-def _media_count(session: Session, source_ids: set[str]) -> int:
-    ids = [int(s) for s in source_ids if s.isdigit()]
-    if not ids:
-        return 0
-    rows = session.execute(select(Source.options).where(Source.id.in_(ids))).scalars()
-    return sum(1 for options in rows if (options or {}).get("media"))
 
 
 def _recent_texts(session: Session, topic_id: int, since: datetime, limit: int = 300) -> list[str]:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, text
+from sqlalchemy import and_, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from analysis.sentiment.labels import SentimentLabel
 from app.alerts.models import (
     DailyRollup,
     DailyRollupMember,
@@ -35,7 +36,12 @@ from app.posts.models import Post, PostTopic
 
 BUCKET = timedelta(minutes=5)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_COUNTERS = ("total", "positive", "neutral", "negative", "engagement")
+SENTIMENT_COUNTERS: tuple[str, ...] = (
+    SentimentLabel.POSITIVE,
+    SentimentLabel.NEUTRAL,
+    SentimentLabel.NEGATIVE,
+)
+_COUNTERS = ("total", *SENTIMENT_COUNTERS, "engagement")
 
 
 @dataclass(frozen=True)
@@ -246,6 +252,28 @@ def apply(session: Session, posts: Sequence[StoredPost], now: datetime | None = 
         new = _new_members(session, grain, candidates)
         _add_counts(session, grain, _coarsen(fine, grain.size), new)
     return {t for t, _ in fine}
+
+
+def relabel(
+    session: Session, topic_ids: Iterable[int], published_at: datetime, old: str | None, new: str
+) -> None:
+    """Move one post from sentiment `old` to `new` in its topics' buckets at every grain (an analyst's
+    correction): one UPDATE per grain, exact on both databases. Totals, engagement and members stay."""
+    if old == new:
+        return
+    ids = sorted(set(topic_ids))
+    if not ids:
+        return
+    for grain in GRAINS:
+        model = grain.rollup
+        changes: dict[str, Any] = {new: getattr(model, new) + 1}
+        if old in SENTIMENT_COUNTERS:
+            changes[old] = getattr(model, old) - 1
+        session.execute(
+            update(model)
+            .where(model.topic_id.in_(ids), model.bucket_start == bucket_start(published_at, grain.size))
+            .values(changes)
+        )
 
 
 def rebuild(session: Session, topic_id: int) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from sqlalchemy import select
 
-from app.alerts import incidents, service, trends
+from app.alerts import incidents, service, story, trends
 from app.alerts.models import Alert, Incident, Silence
 from app.alerts.schemas import (
     ActionBody,
@@ -18,6 +18,7 @@ from app.alerts.schemas import (
     ChecklistUpdate,
     EventRead,
     IncidentRead,
+    IncidentStory,
     NoteCreate,
     SilenceCreate,
     SilenceRead,
@@ -76,6 +77,19 @@ def list_incidents(
 def get_incident(incident_id: Id, session: SessionDep, _: ReadKey) -> IncidentRead:
     """One incident with its timeline."""
     return service.incident_read(incidents.get(session, incident_id), session=session)
+
+
+@router.get("/incidents/{incident_id}/story", response_model=IncidentStory)
+def get_incident_story(
+    incident_id: Id,
+    session: SessionDep,
+    _: ReadKey,
+    limit: Annotated[int, Query(ge=1, le=100, description="posts per page")] = 10,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> IncidentStory:
+    """What happened, where and who: trend with alert moments, first posts, the posts that carried
+    it, top accounts and sources, and the spread across platforms over time."""
+    return story.story(session, incidents.get(session, incident_id), limit=limit, offset=offset)
 
 
 @router.post("/incidents/{incident_id}/ack", response_model=IncidentRead)

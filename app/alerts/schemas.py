@@ -190,3 +190,88 @@ class BacktestResult(BaseModel):
     series: str
     alerts: int
     points: list[BacktestPoint]
+
+
+class StoryBucket(BaseModel):
+    """One bucket of the topic's trend around an incident."""
+
+    bucket_start: datetime
+    total: int
+    negative: int
+
+
+class StoryAlert(BaseModel):
+    """An alert moment of the incident, to mark on its trend."""
+
+    fired_at: datetime
+    detector: str
+    grade: str
+    headline: str
+
+
+class StoryPost(BaseModel):
+    """A post of the story, with what an analyst needs to cite it as evidence."""
+
+    id: int
+    text: str
+    title: str | None
+    url: str | None
+    author: str | None
+    platform: str | None
+    source: str
+    published_at: datetime
+    collected_at: datetime
+    sentiment: str | None
+    engagement: int
+    cluster_id: int | None
+
+
+class StoryAccount(BaseModel):
+    """An account that carried the story: its posts and their engagement in the window."""
+
+    author: str
+    platform: str | None
+    posts: int
+    engagement: int
+    negative: int
+    first_seen: datetime
+
+
+class StorySource(BaseModel):
+    """A source that carried the story."""
+
+    source_id: int
+    source: str
+    media: bool
+    posts: int
+    engagement: int
+    negative: int
+    first_seen: datetime
+
+
+class StorySpread(BaseModel):
+    """Posts of one platform in one bucket: how the story spread across platforms over time."""
+
+    bucket_start: datetime
+    platform: str
+    posts: int
+
+
+class IncidentStory(BaseModel):
+    """What happened, where and who: the incident's window, trend, first posts, posts, accounts,
+    sources and spread (see app/alerts/story.py)."""
+
+    incident_id: int
+    topic_id: int
+    start: datetime
+    end: datetime
+    grain: str = Field(description="grain of trend and spread: 5m up to a day, 1h beyond")
+    bucket_minutes: int
+    posts_total: int = Field(description="the topic's posts in the story window")
+    trend: list[StoryBucket]
+    alerts: list[StoryAlert]
+    first_posts: list[StoryPost] = Field(description="首发: the earliest posts of the window and clusters")
+    posts: list[StoryPost] = Field(description="most engagement first; page with limit and offset")
+    accounts: list[StoryAccount]
+    sources: list[StorySource]
+    spread: list[StorySpread]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -29,6 +28,7 @@ from app.channels.models import Channel, Delivery
 from app.channels.models import Notice as NoticeRow
 from app.channels.notice import Notice, NoticePost, grade_rank
 from app.core.config import Settings
+from app.posts import insights
 from app.posts.models import Post, PostTopic
 from app.sources.models import Source
 from app.topics.models import Topic
@@ -38,7 +38,6 @@ TREND_BUCKETS = 24
 POST_WINDOW = timedelta(hours=1)
 TOP_POSTS = 5
 TOP_KEYWORDS = 10
-KEYWORD_POSTS = 300
 
 
 def quiet_until(quiet_hours: Mapping[str, Any] | None, now: datetime) -> datetime | None:
@@ -138,20 +137,14 @@ def _top_posts(session: Session, topic_id: int, now: datetime) -> list[NoticePos
     ]
 
 
-def _keywords(session: Session, topic_id: int, now: datetime) -> list[str]:
-    stmt = (
-        select(Post.keywords)
-        .join(PostTopic, PostTopic.post_id == Post.id)
-        .where(
-            PostTopic.topic_id == topic_id,
-            PostTopic.published_at >= now - POST_WINDOW,
-            PostTopic.published_at <= now,
-        )
-        .order_by(PostTopic.published_at.desc())
-        .limit(KEYWORD_POSTS)
+def _keywords(session: Session, topic: Topic | None, now: datetime) -> list[str]:
+    """The topic's keywords of the last hour (the one definition, `insights.topic_keywords`)."""
+    if topic is None:
+        return []
+    found = insights.topic_keywords(
+        session=session, topic=topic, start=now - POST_WINDOW, end=now, k=TOP_KEYWORDS, recent_buckets=1
     )
-    counts: Counter[str] = Counter(word for words in session.scalars(stmt) for word in (words or []))
-    return [word for word, _ in counts.most_common(TOP_KEYWORDS)]
+    return [keyword.term for keyword in found.keywords]
 
 
 def compose_notice(
@@ -176,7 +169,7 @@ def compose_notice(
         reasons=_reasons(session, incident, kind, now),
         trend=_trend(session, incident.topic_id, now),
         top_posts=[] if kind == "resolved" else _top_posts(session, incident.topic_id, now),
-        keywords=_keywords(session, incident.topic_id, now),
+        keywords=_keywords(session, topic, now),
         checklist=steps,
         incident_url=f"{base}/#/incidents/{incident.id}",
         api_url=f"{base}/api/v1/incidents/{incident.id}",

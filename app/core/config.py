@@ -6,6 +6,8 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -25,6 +27,8 @@ class Settings(BaseSettings):
     url_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    auth_failure_burst: int = Field(default=10, ge=1)
+    auth_failure_per_minute: float = Field(default=6.0, gt=0)
     max_page_size: int = Field(default=500, ge=1, le=10_000)
     retention_days: int = Field(default=90, ge=1)
     scheduler_enabled: bool = True
@@ -51,6 +55,12 @@ class Settings(BaseSettings):
         ]
     )
     auto_resolve_minutes: int = Field(default=120, ge=5)
+    timezone: str = "Asia/Shanghai"  # IANA zone of times without an offset (imports, json sources)
+    rsshub_url: str | None = None  # base URL of your RSSHub for platform presets (its host is allow-listed)
+    wechat_bridge_url: str | None = None  # base URL of a wewe-rss instance for 公众号 presets (allow-listed)
+    sentiment_model: Path | None = (
+        None  # a model trained with `yuqing train-sentiment`; None: the shipped one
+    )
     outbox_max_age_minutes: int = Field(default=24 * 60, ge=1)
     outbox_retry_base_seconds: float = Field(default=10.0, gt=0)
     outbox_retry_max_seconds: float = Field(default=30 * 60.0, gt=0)
@@ -93,6 +103,45 @@ class Settings(BaseSettings):
                 f"must be longer than a collection may take (4 × collect timeout = {timeout * 4:g} s)"
             )
         return value
+
+    @field_validator("rsshub_url", "wechat_bridge_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parsed = urlsplit(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"not an http(s) base URL: {value!r}")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _allow_configured_bridges(self) -> Settings:
+        """The RSSHub and 公众号 bridge the operator configured are reachable although private."""
+        for base in (self.rsshub_url, self.wechat_bridge_url):
+            host = urlsplit(base).hostname if base else None
+            if host and host not in self.url_allowlist:
+                self.url_allowlist.append(host)
+        return self
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
+            ) from None
+        return value
+
+    @field_validator("sentiment_model")
+    @classmethod
+    def _check_sentiment_model(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        from analysis.sentiment.model import model_file
+
+        return model_file(value)
 
     @field_validator("database_url")
     @classmethod

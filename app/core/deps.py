@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.core.errors import Forbidden, Unauthorized
-from app.keys.service import Principal, authenticate
+from app.core.errors import Forbidden, TooManyRequests, Unauthorized
+from app.core.metrics import AUTH_FAILURES
+from app.keys.limiter import FailedAuthLimiter, client_of
+from app.keys.service import Principal, active_hashes, authenticate, hash_key
 
 
 def get_db(request: Request) -> Database:
@@ -51,19 +53,40 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 def _principal(request: Request) -> Principal:
+    """The caller, from its bearer key; failed attempts are limited per client (app/keys/limiter.py)."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        AUTH_FAILURES.labels("missing").inc()
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+    plain = token.strip()
+    digest = hash_key(plain)
+    limiter: FailedAuthLimiter = request.app.state.auth_limiter
+    client = client_of(request.client.host if request.client else None)
+    wait = limiter.retry_after(client)
+    if wait is not None and not limiter.may_be_valid(digest, lambda: _active_hashes(request)):
+        AUTH_FAILURES.labels("limited").inc()
+        raise TooManyRequests(
+            f"too many failed authentications from this client; retry in {wait} s", retry_after=wait
+        )
     with get_db(request).session() as session:
-        principal = authenticate(session=session, plain=token.strip())
+        principal = authenticate(session=session, plain=plain)
     if principal is None:
+        limiter.failed(client)
+        limiter.forget(digest)
+        AUTH_FAILURES.labels("invalid").inc()
         raise Unauthorized("unknown or revoked API key")
+    limiter.remember(digest)
     request.state.principal = principal
     return principal
+
+
+def _active_hashes(request: Request) -> list[str]:
+    with get_db(request).session() as session:
+        return active_hashes(session=session)
 
 
 def require(scope: str) -> Callable[[Request], Principal]:

@@ -9,6 +9,7 @@
      ├── Conflict                 409 conflict: a unique name is taken, or a state change is not allowed
      ├── PayloadTooLarge          413 payload_too_large
      ├── UnsafeURL                422 unsafe_url: a user-given URL points at a private address
+     ├── TooManyRequests          429 rate_limited: too many failed attempts; Retry-After says when to retry
      └── ServiceUnavailable       503 unavailable: the database or a dependency is down
 
 Every response body is {"error": {"code", "message", "details"}}. A 500 carries only a request id.
@@ -97,6 +98,17 @@ class UnsafeURL(AppError):
     code = "unsafe_url"
 
 
+class TooManyRequests(AppError):
+    """The client has used up its allowance; `retry_after` seconds go into the Retry-After header."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
 class ServiceUnavailable(AppError):
     """The database or another dependency is unavailable."""
 
@@ -116,6 +128,8 @@ def _request_id(request: Request) -> str:
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     body = jsonable_encoder(error_body(exc.code, exc.message, exc.details))
     return JSONResponse(body, exc.status_code, headers=headers)
 

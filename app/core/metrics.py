@@ -68,3 +68,10 @@ DELIVERY_FAILURES = Counter(
     ["channel"],
     registry=REGISTRY,
 )
+AUTH_FAILURES = Counter(
+    "yuqing_auth_failures",
+    "Failed API authentications, by reason: missing (no key sent), invalid (unknown or revoked key), "
+    "limited (refused with 429 before any lookup: the client failed too often)",
+    ["reason"],
+    registry=REGISTRY,
+)

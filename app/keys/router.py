@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.audit import service as audit
@@ -42,9 +42,10 @@ class KeyCreated(KeyRead):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=KeyCreated)
-def create_key(body: KeyCreate, session: SessionDep, principal: AdminKey) -> KeyCreated:
+def create_key(body: KeyCreate, request: Request, session: SessionDep, principal: AdminKey) -> KeyCreated:
     """Create a key; the plain key is returned once and stored only hashed."""
     key, plain = service.create(session=session, name=body.name, scope=body.scope)
+    request.app.state.auth_limiter.remember(key.key_hash)  # valid from a rate-limited client at once
     audit.record(
         session=session,
         actor=principal.name,

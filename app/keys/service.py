@@ -58,6 +58,11 @@ def authenticate(*, session: Session, plain: str) -> Principal | None:
     return Principal(key_id=key.id, name=key.name, scope=key.scope)
 
 
+def active_hashes(*, session: Session) -> list[str]:
+    """The hashes of every key that is not revoked."""
+    return list(session.scalars(select(ApiKey.key_hash).where(ApiKey.revoked_at.is_(None))))
+
+
 def list_keys(*, session: Session) -> list[ApiKey]:
     """All keys, oldest first (hashes never leave the service)."""
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))

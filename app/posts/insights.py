@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,8 @@ from analysis.textfold import fold_for_match
 from app.alerts.rollups import BUCKET, bucket_start
 from app.posts.models import Post, PostTopic
 from app.posts.search_schemas import BurstTermRead, ClusterRead, KeywordScore, TopicClusters, TopicKeywords
+from app.topics import service as topics
+from app.topics.models import Topic
 
 BACKGROUND_FACTOR = 6
 MIN_BACKGROUND = timedelta(days=7)
@@ -98,23 +99,25 @@ def burst_terms(
 def topic_keywords(
     *,
     session: Session,
-    topic_id: int,
+    topic: Topic,
     start: datetime,
     end: datetime,
     k: int = 20,
     recent_buckets: int = 12,
-    rule_terms: Iterable[str] = (),
 ) -> TopicKeywords:
-    """TF-IDF keywords of [start, end) and burst terms of its last `recent_buckets` 5-minute buckets.
+    """A topic's keywords over [start, end) — the one definition the dashboard, reports and chat
+    messages show — and the burst terms of its last `recent_buckets` 5-minute buckets.
 
-    Rule terms found in most of the window's posts say what the topic is, not what is being said about
-    it, so they are left out of the keywords (burst terms keep them).
+    Keywords: (posts of the window whose keywords contain the term) × IDF learned over a longer
+    background window, two characters or more, no stop words. Rule terms found in most of the
+    window's posts say what the topic is, not what is being said about it, so they are left out of
+    the keywords (burst terms keep them).
     """
-    hide = frozenset(fold_for_match(term) for term in rule_terms)
+    hide = frozenset(fold_for_match(term) for term in topics.rule_terms(topic))
     since = background_start(start, end)
-    rows = _keyword_rows(session, topic_id, since, end)
+    rows = _keyword_rows(session, topic.id, since, end)
     return TopicKeywords(
-        topic_id=topic_id,
+        topic_id=topic.id,
         start=start,
         end=end,
         background_start=since,

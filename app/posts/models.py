@@ -36,8 +36,10 @@ class Post(Base):
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     engagement: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     engagement_total: Mapped[int] = mapped_column(Integer, default=0)
-    sentiment: Mapped[str | None] = mapped_column(String(10))
-    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    sentiment: Mapped[str | None] = mapped_column(String(10))  # the model's label, or an analyst's correction
+    sentiment_score: Mapped[float | None] = mapped_column(Float)  # the model's polarity score
+    # The model's label once an analyst has corrected `sentiment` (NULL: never corrected).
+    sentiment_model: Mapped[str | None] = mapped_column(String(10))
     keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)
     simhash: Mapped[int | None] = mapped_column(BigInteger)
     # The SimHash's four 16-bit bands, indexed with the id: near-duplicate candidates by band.
@@ -70,6 +72,28 @@ class PostTopic(Base):
     )
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sentiment: Mapped[str | None] = mapped_column(String(10))
+
+
+class SentimentCorrection(Base):
+    """An analyst's verdict on a post's sentiment (人工校正): who, when, the label before and after.
+
+    A verdict equal to the model's label is a confirmation. Rows outlive the post (retention prunes
+    posts, not corrections): they keep the text the model saw, for `yuqing train-sentiment
+    --corrections`, and the post's source, for the sentiment-quality figures.
+    """
+
+    __tablename__ = "sentiment_corrections"
+    __table_args__ = (Index("ix_sentiment_corrections_post", "post_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    post_id: Mapped[int] = mapped_column(BigInteger)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"), index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    model_label: Mapped[str | None] = mapped_column(String(10))
+    previous_label: Mapped[str | None] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(String(10))
+    actor: Mapped[str] = mapped_column(String(100))
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class IngestBatch(Base):

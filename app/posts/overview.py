@@ -12,6 +12,7 @@ from analysis.grading import GRADE_LABELS, grade_rank
 from app.alerts.incidents import ACTIVE
 from app.alerts.models import Incident, Rollup
 from app.alerts.rollups import BUCKET, bucket_start
+from app.posts.compare import makeup
 from app.posts.search_schemas import FailingSource, Overview, SourceHealth, TopicOverview
 from app.sources.models import Source
 from app.topics.models import Topic
@@ -91,8 +92,9 @@ def overview(*, session: Session, now: datetime) -> Overview:
     volumes = _volumes(session, current)
     grades = _open_incidents(session)
     empty = {"total": [0] * HOURS, "negative": [0] * HOURS, "now": [0, 0]}
-    topics = [
-        _topic_overview(topic, volumes.get(topic.id, empty), grades.get(topic.id, []))
-        for topic in session.scalars(select(Topic).order_by(Topic.id))
-    ]
+    topics = []
+    for topic in session.scalars(select(Topic).order_by(Topic.id)):
+        item = _topic_overview(topic, volumes.get(topic.id, empty), grades.get(topic.id, []))
+        item.makeup = makeup(session, topic.id, now=now)
+        topics.append(item)
     return Overview(generated_at=now, bucket_start=current, topics=topics, sources=source_health(session))

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from analysis.sentiment.labels import SentimentLabel
+
 MAX_PUSH_POSTS = 1000
 
 
@@ -111,5 +113,46 @@ class PostRead(BaseModel):
     engagement: dict[str, Any]
     sentiment: str | None
     sentiment_score: float | None
+    sentiment_model: str | None = Field(
+        default=None, description="the model's label when an analyst corrected `sentiment` (null otherwise)"
+    )
     keywords: list[str]
     cluster_id: int | None
+
+
+class SentimentCorrectionRequest(BaseModel):
+    """An analyst's sentiment label for a post (人工校正); the model's own label confirms it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sentiment: SentimentLabel
+
+
+class SourceAgreement(BaseModel):
+    """How often analysts changed the model's label on one source's reviewed posts."""
+
+    source_id: int | None
+    source: str
+    reviewed: int
+    corrected: int
+    disagreement_rate: float
+
+
+class LabelChange(BaseModel):
+    """Reviewed posts that the model labelled `model` and analysts labelled `analyst`."""
+
+    model: str
+    analyst: str
+    posts: int
+
+
+class SentimentQuality(BaseModel):
+    """Analysts' verdicts on a topic's posts against the model's labels, overall and per source."""
+
+    topic_id: int
+    since: datetime
+    reviewed: int = Field(description="posts an analyst corrected or confirmed (latest verdict each)")
+    corrected: int = Field(description="reviewed posts whose label the analyst changed")
+    disagreement_rate: float
+    changes: list[LabelChange]
+    sources: list[SourceAgreement]

@@ -11,12 +11,19 @@ from fastapi.responses import StreamingResponse
 
 from app.alerts import trends
 from app.core.db import utcnow
-from app.core.deps import ReadKey, SessionDep, SettingsDep
+from app.core.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from app.core.errors import BadRequest
-from app.posts import insights, search
+from app.posts import compare, corrections, insights, search
 from app.posts.overview import overview as build_overview
-from app.posts.schemas import PostRead
-from app.posts.search_schemas import ErrorResponse, Overview, PostPage, TopicClusters, TopicKeywords
+from app.posts.schemas import PostRead, SentimentCorrectionRequest
+from app.posts.search_schemas import (
+    Comparison,
+    ErrorResponse,
+    Overview,
+    PostPage,
+    TopicClusters,
+    TopicKeywords,
+)
 from app.topics import service as topics
 
 router = APIRouter(prefix="/api/v1")
@@ -161,6 +168,19 @@ def get_post(post_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep
     return PostRead.model_validate(search.get_post(session=session, post_id=post_id))
 
 
+@router.patch("/posts/{post_id}", response_model=PostRead, tags=["posts"], responses=errors(404))
+def correct_post(
+    post_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: SentimentCorrectionRequest,
+    session: SessionDep,
+    key: WriteKey,
+) -> PostRead:
+    """Correct a post's sentiment (人工校正): trends, reports, exports and detectors use the analyst's
+    label from then on; who, when and the previous label go to the audit log."""
+    corrections.correct(session=session, post_id=post_id, label=body.sentiment, actor=key.name, now=utcnow())
+    return PostRead.model_validate(search.get_post(session=session, post_id=post_id))
+
+
 TopicId = Annotated[int, Path(ge=1, le=MAX_TOPIC_ID)]
 Start = Annotated[datetime | None, Query(description="window start (default: 24 hours before end)")]
 End = Annotated[datetime | None, Query(description="window end, exclusive (default: now)")]
@@ -222,22 +242,8 @@ def topic_keywords(
     topic = topics.get(session=session, topic_id=topic_id)
     start, end = time_window(start, end, timedelta(days=1))
     return insights.topic_keywords(
-        session=session,
-        topic_id=topic_id,
-        start=start,
-        end=end,
-        k=k,
-        recent_buckets=recent,
-        rule_terms=_rule_terms(topic.rule),
+        session=session, topic=topic, start=start, end=end, k=k, recent_buckets=recent
     )
-
-
-def _rule_terms(rule: Any) -> set[str]:
-    """The terms of a topic's rule (none when a stored rule no longer parses)."""
-    try:
-        return topics.compile_rule(rule).terms()
-    except BadRequest:
-        return set()
 
 
 @router.get(
@@ -258,6 +264,24 @@ def topic_clusters(
     return insights.topic_clusters(
         session=session, topic_id=topic_id, start=start, end=end, min_size=min_size, limit=limit
     )
+
+
+@router.get("/compare", response_model=Comparison, tags=["overview"], responses=errors(400, 404))
+def compare_topics(
+    session: SessionDep,
+    _: ReadKey,
+    topic_ids: Annotated[str, Query(description="2 to 5 topic ids, comma-separated", max_length=100)],
+    start: Start = None,
+    end: End = None,
+    interval: Annotated[Literal["5m", "1h", "1d"], Query()] = "1h",
+) -> Comparison:
+    """竞品对比: 2–5 topics on one time axis — volume, negative share and share of voice per bucket."""
+    try:
+        ids = [int(part) for part in topic_ids.split(",") if part.strip()]
+    except ValueError:
+        raise _invalid("topic_ids", "comma-separated topic ids") from None
+    start, end = time_window(start, end, timedelta(days=7))
+    return compare.compare(session, ids, start, end, interval)
 
 
 @router.get("/overview", response_model=Overview, tags=["overview"], responses=errors())

@@ -180,6 +180,9 @@ class TopicOverview(BaseModel):
     open_incidents: int = Field(description="open or acknowledged incidents")
     highest_open_grade: str | None
     highest_open_grade_label: str | None
+    makeup: TopicMakeup | None = Field(
+        default=None, description="the last day's sentiment, platform and source splits"
+    )
 
 
 class FailingSource(BaseModel):
@@ -283,3 +286,47 @@ class AuditRead(BaseModel):
     entity: str
     entity_id: str | None
     details: Any
+
+
+class Split(BaseModel):
+    """Posts of one part of a whole (a sentiment, a platform, a source)."""
+
+    name: str
+    posts: int
+
+
+class TopicMakeup(BaseModel):
+    """A topic over the last day: sentiment, platform and top-source splits; incidents by grade."""
+
+    sentiment: list[Split]
+    platforms: list[Split]
+    top_sources: list[Split]
+    incidents_7d: dict[str, int] = Field(description="incidents opened in the last 7 days, per grade")
+
+
+class ComparedTopic(BaseModel):
+    """One topic's series in a comparison, aligned with `Comparison.buckets`."""
+
+    topic_id: int
+    name: str
+    total: list[int]
+    negative: list[int]
+    negative_share: list[float]
+    share_of_voice: list[float] = Field(
+        description="this topic's share of the compared topics' posts per bucket"
+    )
+    volume: int
+    overall_share_of_voice: float
+
+
+class Comparison(BaseModel):
+    """2–5 topics on one time axis (竞品对比): volume, negative share and share of voice."""
+
+    start: datetime
+    end: datetime
+    interval: str
+    buckets: list[datetime]
+    topics: list[ComparedTopic]
+
+
+TopicOverview.model_rebuild()

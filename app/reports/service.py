@@ -3,7 +3,6 @@ and the incidents of the period with their handling. Reads rollups for counts, p
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -12,9 +11,9 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from analysis.grading import GRADE_LABELS
-from analysis.rules import parse_any
 from app.alerts.models import Incident, IncidentEvent, Rollup
 from app.alerts.rollups import distinct_members
+from app.posts import insights
 from app.posts.models import Post, PostTopic
 from app.reports.periods import Window, window
 from app.sources.models import Source
@@ -25,7 +24,6 @@ TOP_POSTS = 5
 CANDIDATES = 20  # rows read per listed post, so near-duplicates can be skipped
 TOP_SOURCES = 8
 TOP_KEYWORDS = 15
-KEYWORD_SCAN = 5000
 HIGHLIGHT_KINDS = ("opened", "escalated", "acknowledged", "coordination", "note", "silenced", "resolved")
 MAX_HIGHLIGHTS = 10
 SENTIMENTS = ("positive", "neutral", "negative")
@@ -217,31 +215,13 @@ def _sources(session: Session, topic_id: int, win: Window) -> list[dict[str, Any
     ]
 
 
-def _rule_terms(rule: Any) -> set[str]:
-    try:
-        return set(parse_any(rule).terms())
-    except ValueError:
-        return set()
-
-
 def _keywords(session: Session, topic: Topic, win: Window) -> list[tuple[str, int]]:
-    """Terms by the number of posts that have them as keywords, the topic's own rule terms left out."""
-    stmt = (
-        select(Post.keywords)
-        .join(PostTopic, PostTopic.post_id == Post.id)
-        .where(
-            PostTopic.topic_id == topic.id,
-            PostTopic.published_at >= win.start,
-            PostTopic.published_at < win.end,
-        )
-        .order_by(PostTopic.published_at.desc())
-        .limit(KEYWORD_SCAN)
+    """The topic's keywords over the window (the one definition, `insights.topic_keywords`) with the
+    number of posts that have each."""
+    found = insights.topic_keywords(
+        session=session, topic=topic, start=win.start, end=win.end, k=TOP_KEYWORDS, recent_buckets=1
     )
-    own = _rule_terms(topic.rule)
-    counts: Counter[str] = Counter()
-    for keywords in session.scalars(stmt):
-        counts.update(set(keywords or []) - own)
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:TOP_KEYWORDS]
+    return [(keyword.term, keyword.posts) for keyword in found.keywords]
 
 
 def _incidents(session: Session, topic_id: int, win: Window) -> list[IncidentItem]:

@@ -24,6 +24,8 @@ class Source(Base):
     interval_seconds: Mapped[int] = mapped_column(Integer, default=300)
     options: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)  # headers, tokens
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A news outlet (新闻媒体): its posts count toward 影响类 (reached the media) when grading.
+    media: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

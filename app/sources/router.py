@@ -8,13 +8,54 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 
 from app.audit import service as audit
+from app.core.config import Settings
 from app.core.deps import AdminKey, Id, ReadKey, SessionDep, SettingsDep, WriteKey
 from app.core.masking import mask_url, redact
 from app.scheduler import collect_by_worker
-from app.sources import service
-from app.sources.schemas import RunSummary, SourceCreate, SourceRead, SourceUpdate
+from app.sources import presets, service
+from app.sources.schemas import (
+    PresetParam,
+    RunSummary,
+    SourceCreate,
+    SourceFromPreset,
+    SourcePresetRead,
+    SourceRead,
+    SourceUpdate,
+)
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
+preset_router = APIRouter(prefix="/api/v1/source-presets", tags=["sources"])
+
+
+@preset_router.get("", response_model=list[SourcePresetRead])
+def list_presets(settings: SettingsDep, _: ReadKey) -> list[SourcePresetRead]:
+    """Platform presets: 微博, 知乎, B站, 抖音, 小红书, 贴吧, 今日头条, 公众号 and news sites."""
+    return [preset_read(preset, settings) for preset in presets.PRESETS]
+
+
+def preset_read(preset: presets.Preset, settings: Settings) -> SourcePresetRead:
+    """A preset for the API, saying whether the base URL it needs is configured."""
+    base = {
+        presets.Base.RSSHUB: settings.rsshub_url,
+        presets.Base.WECHAT_BRIDGE: settings.wechat_bridge_url,
+        presets.Base.DIRECT: "direct",
+    }[preset.base]
+    return SourcePresetRead(
+        id=preset.id,
+        platform=preset.platform,
+        name=preset.name,
+        route=preset.route,
+        base=preset.base.value,
+        params=[
+            PresetParam(name=p.name, label=p.label, example=p.example, pattern=p.pattern)
+            for p in preset.params
+        ],
+        interval_seconds=preset.interval_seconds,
+        media=preset.media,
+        cookie=preset.cookie,
+        note=preset.note,
+        available=bool(base),
+    )
 
 
 def _audit_details(body: SourceUpdate) -> dict[str, Any]:
@@ -40,6 +81,17 @@ def create_source(
         details={"name": source.name, "kind": source.kind, "url": mask_url(source.url or "")},
     )
     return SourceRead.model_validate(source)
+
+
+@router.post("/from-preset", status_code=status.HTTP_201_CREATED, response_model=SourceRead)
+def create_from_preset(
+    body: SourceFromPreset, session: SessionDep, settings: SettingsDep, key: WriteKey
+) -> SourceRead:
+    """Create a source from a platform preset (`GET /api/v1/source-presets`) and its parameters."""
+    data = presets.source_for(
+        body.preset, body.params, settings, name=body.name, interval_seconds=body.interval_seconds
+    )
+    return create_source(data, session, settings, key)
 
 
 @router.get("", response_model=list[SourceRead])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.core.masking import redact
 
@@ -34,18 +35,32 @@ class SourceCreate(BaseModel):
     interval_seconds: int = Field(default=300, ge=1, le=7 * 86400)
     options: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
+    media: bool = Field(default=False, description="a news outlet: its posts count toward 影响类 (media)")
 
 
 class SourceUpdate(BaseModel):
-    """Fields that may change on an existing source."""
+    """Fields that may change on an existing source; a field left out keeps its value.
+
+    Only `url` may be null (a push source has none); null for another field is refused, since it has
+    no meaning there (send `{}` to clear the options).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Annotated[str, Field(min_length=1, max_length=200)] | SkipJsonSchema[None] = None
     url: str | None = Field(default=None, max_length=2000)
-    interval_seconds: int | None = Field(default=None, ge=1, le=7 * 86400)
-    options: dict[str, Any] | None = None
-    enabled: bool | None = None
+    interval_seconds: Annotated[int, Field(ge=1, le=7 * 86400)] | SkipJsonSchema[None] = None
+    options: dict[str, Any] | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
+    media: bool | SkipJsonSchema[None] = None
+
+    @field_validator("name", "interval_seconds", "options", "enabled", "media", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            hint = " (send {} to clear the options)" if info.field_name == "options" else ""
+            raise ValueError(f"{info.field_name} may not be null: leave it out to keep its value{hint}")
+        return value
 
 
 class SourceRead(BaseModel):
@@ -60,6 +75,7 @@ class SourceRead(BaseModel):
     interval_seconds: int
     options: dict[str, Any]
     enabled: bool
+    media: bool
     demo: bool
     last_run_at: datetime | None
     last_success_at: datetime | None
@@ -87,3 +103,39 @@ class RunSummary(BaseModel):
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
     duration_ms: int = 0
+
+
+class PresetParam(BaseModel):
+    """A parameter of a source preset."""
+
+    name: str
+    label: str
+    example: str
+    pattern: str
+
+
+class SourcePresetRead(BaseModel):
+    """A platform preset: add a source by filling in its parameters."""
+
+    id: str
+    platform: str
+    name: str
+    route: str
+    base: str = Field(description="rsshub, wechat_bridge or direct (the route is a full URL)")
+    params: list[PresetParam]
+    interval_seconds: int
+    media: bool
+    cookie: str | None = Field(description="the RSSHub setting the route may need (docs/SOURCES.md)")
+    note: str
+    available: bool = Field(description="false when the base URL it needs is not configured")
+
+
+class SourceFromPreset(BaseModel):
+    """A new source from a preset: its id and parameters; name and interval are optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str = Field(min_length=1, max_length=50)
+    params: dict[str, str] = Field(default_factory=dict)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    interval_seconds: int | None = Field(default=None, ge=60, le=7 * 86400)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.bulk import dialect_insert
@@ -77,6 +77,7 @@ def create(
         interval_seconds=data.interval_seconds,
         options=options,
         enabled=data.enabled,
+        media=data.media,
         demo=demo,
         state={},
         consecutive_failures=0,
@@ -93,7 +94,7 @@ def update(*, session: Session, source_id: int, data: SourceUpdate, allowlist: S
     if "name" in changes and changes["name"] != source.name:
         if get_by_name(session=session, name=changes["name"]) is not None:
             raise Conflict(f"a source named {changes['name']!r} already exists")
-    if "options" in changes and changes["options"] is not None:
+    if "options" in changes:
         try:
             changes["options"] = restore_redacted(changes["options"], source.options)
         except ValueError as exc:
@@ -182,3 +183,12 @@ def recent_runs(*, session: Session, source_id: int, limit: int = 20) -> list[So
         select(SourceRun).where(SourceRun.source_id == source_id).order_by(SourceRun.id.desc()).limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def count_media(*, session: Session, source_ids: Iterable[int | str]) -> int:
+    """How many of these sources are news outlets (`media`), e.g. among a burst's sources."""
+    ids = sorted({int(s) for s in source_ids if str(s).isdigit()})
+    if not ids:
+        return 0
+    stmt = select(func.count()).select_from(Source).where(Source.id.in_(ids), Source.media.is_(True))
+    return int(session.scalar(stmt) or 0)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 
 from app.audit import service as audit
 from app.core.db import utcnow
 from app.core.deps import Id, ReadKey, SessionDep, WriteKey
+from app.posts import corrections
+from app.posts.schemas import LabelChange, SentimentQuality, SourceAgreement
 from app.topics import service
 from app.topics.schemas import PreviewRequest, PreviewResult, TopicCreate, TopicRead, TopicUpdate
 
@@ -85,3 +88,34 @@ def delete_topic(topic_id: Id, session: SessionDep, key: WriteKey) -> Response:
     service.delete_topic(session=session, topic_id=topic_id)
     audit.record(session=session, actor=key.name, action="delete", entity="topic", entity_id=topic_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{topic_id}/sentiment-quality", response_model=SentimentQuality)
+def sentiment_quality(
+    topic_id: Id,
+    session: SessionDep,
+    _: ReadKey,
+    days: Annotated[int, Query(ge=1, le=366, description="verdicts of the last N days")] = 30,
+) -> SentimentQuality:
+    """How often analysts disagreed with the model on this topic's posts, overall and per source."""
+    service.get(session=session, topic_id=topic_id)
+    since = utcnow() - timedelta(days=days)
+    overall, changes, sources = corrections.quality(session, topic_id=topic_id, since=since)
+    return SentimentQuality(
+        topic_id=topic_id,
+        since=since,
+        reviewed=overall.reviewed,
+        corrected=overall.corrected,
+        disagreement_rate=overall.disagreement_rate,
+        changes=[LabelChange(model=m, analyst=a, posts=n) for (m, a), n in sorted(changes.items())],
+        sources=[
+            SourceAgreement(
+                source_id=source_id,
+                source=name,
+                reviewed=agreement.reviewed,
+                corrected=agreement.corrected,
+                disagreement_rate=agreement.disagreement_rate,
+            )
+            for source_id, name, agreement in sources
+        ],
+    )

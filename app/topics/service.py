@@ -154,6 +154,14 @@ def _match_text(post: Post) -> str:
     return post.text
 
 
+def rule_terms(topic: Topic) -> set[str]:
+    """The terms of a topic's rule (none when a stored rule no longer parses)."""
+    try:
+        return compile_rule(topic.rule).terms()
+    except RuleError:
+        return set()
+
+
 def lock_for_ingest(session: Session, topic_ids: Iterable[int]) -> None:
     """Hold shared locks on these topics until commit (PostgreSQL; SQLite has one writer).
 

@@ -1,4 +1,6 @@
-"""The analysts' dashboard: one static page and its assets, served locally under a strict CSP."""
+"""The analysts' dashboard and the API reference (/docs): static pages and their vendored assets
+(ECharts, Swagger UI: static/vendor/README.md), every one served by Yuqing itself under a strict CSP,
+so nothing is loaded off the machine."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fastapi.responses import FileResponse, Response
 from app.core.errors import NotFound
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -70,3 +73,9 @@ def static_asset(relative: str) -> Response:
     """A dashboard asset (scripts, styles, vendored ECharts)."""
     cache = "public, max-age=86400" if relative.startswith("vendor/") else "no-cache"
     return _file_response(_static_file(relative), cache=cache)
+
+
+@router.get("/docs")
+def api_reference() -> Response:
+    """The interactive API reference, rendered from /openapi.json with local assets only."""
+    return _file_response(_static_file("docs.html"), cache="no-cache")

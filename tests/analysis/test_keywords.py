@@ -103,3 +103,53 @@ def test_window_keywords_prefer_window_specific_terms(tokenizer: Tokenizer) -> N
     assert all(score > 0 for _, score in ranked)
     assert ranked == sorted(ranked, key=lambda item: (-item[1], item[0]))
     assert window_keywords([], df) == []
+
+
+def _demo_texts(count: int) -> list[str]:
+    """Real Weibo posts shipped with the demo (research corpora, see app/demo/data/PROVENANCE.md)."""
+    import gzip
+    import json
+    from pathlib import Path
+
+    import app.demo
+
+    path = Path(app.demo.__file__).parent / "data" / "sample.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line)["text"] for _, line in zip(range(count), handle, strict=False)]
+
+
+def test_keywords_of_real_posts_have_no_single_characters_or_stop_words() -> None:
+    from analysis.keywords import top_terms
+    from analysis.normalize import normalize
+    from analysis.tokenize import Tokenizer, load_stopwords
+
+    tokenizer = Tokenizer()
+    stop = load_stopwords()
+    texts = _demo_texts(400)
+    seen = 0
+    for text in texts:
+        tokens = tokenizer.tokens(normalize(text).text)
+        for term in top_terms(tokens, k=5):
+            seen += 1
+            assert len(term) >= 2, (term, text)
+            assert term not in stop, (term, text)
+    assert seen > 800  # the posts do have keywords
+
+
+def test_single_characters_the_analysts_saw_are_not_keywords() -> None:
+    from analysis.keywords import is_keyword_candidate, top_terms
+
+    for char in ("话", "出", "语", "卖", "管"):
+        assert not is_keyword_candidate(char)
+    assert sorted(top_terms(["卖", "话", "召回", "刹车", "出", "的", "我们"], k=5)) == ["刹车", "召回"]
+
+
+def test_stop_words_come_from_the_maintained_list_plus_social_media_additions() -> None:
+    import stopwordsiso
+
+    from analysis.tokenize import load_stopwords
+
+    words = load_stopwords()
+    assert stopwordsiso.stopwords("zh") <= words
+    assert {"转发微博", "网页链接", "展开全文"} <= words  # the project's social-media additions
+    assert not {"召回", "刹车", "维权", "投诉"} & words

@@ -104,7 +104,7 @@ def test_valid_options_are_returned_normalised() -> None:
         "items_path": "",
         "fields": {"text": "content"},
         "time_format": None,
-        "timezone": "UTC",
+        "timezone": None,  # YUQING_TIMEZONE when collected
         "headers": {},
         "params": {},
         "platform": None,

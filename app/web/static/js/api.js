@@ -38,9 +38,10 @@ async function send(path, {method = 'GET', params, body, key} = {}) {
   return response;
 }
 
-/** Call the API and return the JSON body (null for 204). Throws ApiError on any error status. */
+/** Call the API and return the JSON body (null for 204; the text with `raw: true`). Throws ApiError. */
 export async function api(path, options = {}) {
   const response = await send(path, options);
+  if (options.raw) return response.text();
   return response.status === 204 ? null : response.json();
 }
 
@@ -57,11 +58,20 @@ export async function download(path, params, filename) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** A Chinese message for an API error. */
+const STATUS_TEXT = {
+  401: 'API 密钥无效、已吊销或未提供，请重新登录。',
+  403: '权限不足：当前密钥的权限不够执行此操作（需要读写或管理权限的密钥）。',
+  404: '未找到：要查看的内容不存在或已被删除。',
+  409: '操作冲突：内容已被修改或状态不允许此操作，请刷新后重试。',
+  413: '请求内容过大。',
+  429: '请求过于频繁，请稍后再试。',
+  503: '服务暂时不可用（数据库或队列繁忙），请稍后再试。',
+};
+
+/** A Chinese message for an API error (the API's own technical detail only where it helps a fix). */
 export function describeError(error) {
-  if (!(error instanceof ApiError)) return `网络错误：${error.message || error}`;
-  if (error.status === 401) return 'API 密钥无效、已吊销或未提供，请重新登录。';
-  if (error.status === 403) return `权限不足：${error.message}`;
-  if (error.status === 404) return `未找到：${error.message}`;
-  return `请求失败（${error.status} ${error.code}）：${error.message}`;
+  if (!(error instanceof ApiError)) return `网络错误：无法连接服务（${error.message || error}）。`;
+  if (STATUS_TEXT[error.status]) return STATUS_TEXT[error.status];
+  if (error.status >= 500) return `服务器内部错误（${error.status}），请联系管理员；请求编号见服务日志。`;
+  return `请求有误（${error.status}）：${error.message}`;
 }

@@ -4,13 +4,31 @@ import {ApiError, api, clearKey, describeError, getKey, setKey} from './api.js';
 import {h, replace} from './dom.js';
 import {incidentPage, incidentsPage} from './incidents.js';
 import {overviewPage} from './overview.js';
+import {casesPage, keysPage, reportsPage, silencesPage} from './admin_manage.js';
+import {channelFormPage, channelsPage, sourceFormPage, sourcesPage} from './sources_manage.js';
+import {comparePage} from './compare.js';
 import {topicPage} from './topic.js';
+import {topicFormPage, topicsPage} from './topics_manage.js';
 
 const ROUTES = [
   [/^#?\/?$/, overviewPage, 'overview'],
+  [/^#\/topics$/, topicsPage, 'topics'],
+  [/^#\/topics\/new$/, topicFormPage, 'topics'],
+  [/^#\/topics\/(\d+)\/edit$/, topicFormPage, 'topics'],
   [/^#\/topics\/(\d+)$/, topicPage, 'overview'],
   [/^#\/incidents$/, incidentsPage, 'incidents'],
   [/^#\/incidents\/(\d+)$/, incidentPage, 'incidents'],
+  [/^#\/sources$/, sourcesPage, 'sources'],
+  [/^#\/sources\/new$/, sourceFormPage, 'sources'],
+  [/^#\/sources\/(\d+)\/edit$/, sourceFormPage, 'sources'],
+  [/^#\/channels$/, channelsPage, 'channels'],
+  [/^#\/channels\/new$/, channelFormPage, 'channels'],
+  [/^#\/channels\/(\d+)\/edit$/, channelFormPage, 'channels'],
+  [/^#\/silences$/, silencesPage, 'silences'],
+  [/^#\/reports$/, reportsPage, 'reports'],
+  [/^#\/cases(?:\?.*)?$/, casesPage, 'cases'],
+  [/^#\/keys$/, keysPage, 'keys'],
+  [/^#\/compare$/, comparePage, 'overview'],
 ];
 
 const main = document.getElementById('main');
@@ -76,6 +94,7 @@ export function handleError(error) {
 async function render() {
   const token = ++renderToken;
   runCleanups();
+  if (!flashBox.classList.contains('ok')) flashBox.hidden = true;  // an error belongs to the page it happened on
   if (!getKey()) { showLogin(); return; }
   nav.hidden = false;
   const hash = window.location.hash || '#/';

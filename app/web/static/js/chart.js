@@ -1,6 +1,6 @@
 // The topic trend chart: volume stacked by sentiment, source gaps shaded, click a bucket for its posts.
 
-import {formatTime} from './format.js';
+import {TIME_AXIS_LABELS, formatTime} from './format.js';
 
 const COLORS = {positive: '#2e9d5b', neutral: '#9aa5b1', negative: '#d64541'};
 const SERIES = [['positive', '正面'], ['neutral', '中性'], ['negative', '负面']];
@@ -20,7 +20,7 @@ export function trendOption(trend, sizeMs, endMs) {
     data: trend.buckets.map((bucket) => [new Date(bucket.start).getTime() + sizeMs / 2, bucket[key]]),
     markArea: index === 0 ? {
       silent: true, itemStyle: {color: 'rgba(120, 120, 120, 0.18)'},
-      label: {color: '#555', fontSize: 11, position: 'insideTop'},
+      label: {color: '#555', fontSize: 11, position: 'top', formatter: '采集中断'},  // above the plot, never over the bars
       data: gapAreas(trend.gaps, endMs),
     } : undefined,
   }));
@@ -28,12 +28,13 @@ export function trendOption(trend, sizeMs, endMs) {
     animation: false,
     color: SERIES.map(([key]) => COLORS[key]),
     legend: {top: 0},
-    grid: {left: 48, right: 24, top: 36, bottom: 64},
+    grid: {left: 48, right: 24, top: 52, bottom: 64},
     tooltip: {
       trigger: 'axis', axisPointer: {type: 'shadow'},
       formatter: (items) => tooltipText(items, sizeMs),
     },
-    xAxis: {type: 'time', min: new Date(trend.buckets[0]?.start || endMs).getTime(), max: endMs},
+    xAxis: {type: 'time', min: new Date(trend.buckets[0]?.start || endMs).getTime(), max: endMs,
+      axisLabel: {formatter: TIME_AXIS_LABELS, hideOverlap: true}},
     yAxis: {type: 'value', minInterval: 1, name: '帖子数'},
     dataZoom: [{type: 'slider', bottom: 8, height: 18}],
     series,

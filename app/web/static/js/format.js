@@ -1,6 +1,13 @@
 // Labels and formatting for the Chinese UI.
 
 export const SENTIMENT = {positive: '正面', neutral: '中性', negative: '负面'};
+export const PLATFORM = {
+  weibo: '微博', wechat: '微信公众号', douyin: '抖音', xiaohongshu: '小红书', zhihu: '知乎', bilibili: 'B站',
+  tieba: '百度贴吧', toutiao: '今日头条', kuaishou: '快手', news: '新闻网站', hotlist: '热榜', mastodon: 'Mastodon',
+};
+export const DETECTOR = {
+  volume: '声量突增', negative_volume: '负面声量突增', negative_share: '负面占比上升', coordination: '相似内容集中发布',
+};
 export const GRADE = {general: '一般', persistent: '纠缠性', influential: '影响类', severe: '严重'};
 export const STATUS = {open: '未处理', acknowledged: '已确认', resolved: '已解除'};
 export const EVENT = {
@@ -17,6 +24,11 @@ export const INPUT = {
 export const RANGES = [['24h', '24小时', 24], ['3d', '3天', 72], ['7d', '7天', 168], ['30d', '30天', 720]];
 export const INTERVALS = [['5m', '5分钟', 5], ['1h', '1小时', 60], ['1d', '1天', 1440]];
 export const MAX_BUCKETS = 5000;
+
+/** Time-axis labels in Chinese: 12月3日 at day boundaries, 08:05 within a day (never a bare "3"). */
+export const TIME_AXIS_LABELS = {
+  year: '{yyyy}年', month: '{M}月{d}日', day: '{M}月{d}日', hour: '{HH}:{mm}', minute: '{HH}:{mm}', second: '{HH}:{mm}:{ss}',
+};
 
 /** A local date-time like 2026-11-23 08:05. */
 export function formatTime(value, withSeconds = false) {
@@ -56,4 +68,11 @@ export function intervalMs(interval) {
 /** Range length in milliseconds. */
 export function rangeMs(range) {
   return (RANGES.find(([value]) => value === range) || RANGES[0])[2] * 3_600_000;
+}
+
+/** A collection run in one Chinese line. */
+export function describeRun(run) {
+  if (run.status === 'error') return `采集失败：${run.error || '未知错误'}`;
+  if (run.status === 'not_modified') return '没有新内容（源未更新）';
+  return `采集完成：新增 ${run.new} 条，重复 ${run.duplicates} 条`;
 }

@@ -4,6 +4,7 @@ import {api} from './api.js';
 import {card, empty, h, replace, segmented} from './dom.js';
 import {EVENT, GRADE, INPUT, STATUS, formatTime, inputValue} from './format.js';
 import {showPosts} from './posts.js';
+import {showStory} from './story.js';
 
 const FILTERS = [['active', '进行中'], ['open', '未处理'], ['acknowledged', '已确认'], ['resolved', '已解除'], ['all', '全部']];
 let listFilter = 'active';
@@ -112,19 +113,25 @@ export async function incidentPage(container, context, incidentId) {
   const clusters = incident.cluster_ids.length ? card('相关相似内容', h('div', {class: 'row'},
     incident.cluster_ids.map((id) => h('button', {type: 'button', onclick: () => showPosts(posts,
       {title: `相似内容（簇 #${id}）`, filters: {cluster_id: id}, context})}, `簇 #${id}`)))) : null;
+  const storyBox = h('div', {id: 'incident-story'});
   replace(container,
     h('div', {class: 'page-head'}, h('div', {},
       h('div', {class: 'row'}, gradeBadge(incident), statusBadge(incident.status),
         incident.silenced ? h('span', {class: 'badge'}, '已静默') : null),
       h('h1', {id: 'incident-title'}, incident.title),
-      h('p', {class: 'muted'}, incident.headline),
       h('p', {class: 'small muted'}, `开启于 ${formatTime(incident.opened_at)}`,
         incident.acknowledged_at ? ` · ${incident.acknowledged_by} 确认于 ${formatTime(incident.acknowledged_at)}` : '',
         incident.resolved_at ? ` · ${incident.resolved_by} 解除于 ${formatTime(incident.resolved_at)}` : '',
         ' · ', h('a', {href: `#/topics/${incident.topic_id}`}, topic ? topic.name : `监测方案 #${incident.topic_id}`))),
     actions(incident, act)),
+    storyBox,
     h('div', {class: 'grid2'}, reasonsCard(incident), inputsCard(incident.inputs)),
     h('div', {class: 'grid2'}, checklistCard(incident, tick), notesCard(addNote)),
     timelineCard(incident), clusters, posts);
   if (!clusters) posts.remove();
+  const dispose = await showStory(storyBox, incidentId, context).catch((error) => {
+    context.handleError(error);
+    return () => {};
+  });
+  context.onCleanup(dispose);
 }

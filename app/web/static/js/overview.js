@@ -2,7 +2,7 @@
 
 import {api} from './api.js';
 import {card, empty, h, replace} from './dom.js';
-import {GRADE, STATUS, count, formatTime, percent} from './format.js';
+import {GRADE, PLATFORM, SENTIMENT, STATUS, count, formatTime, percent} from './format.js';
 
 function sparkline(values) {
   const peak = Math.max(1, ...values);
@@ -43,7 +43,7 @@ function topicRow(topic) {
 }
 
 function topicsTable(topics) {
-  if (!topics.length) return empty('还没有监测方案。请通过 API（POST /api/v1/topics）创建。');
+  if (!topics.length) return h('p', {class: 'empty'}, '还没有监测方案。', h('a', {href: '#/topics/new'}, '新建监测方案'));
   return h('table', {id: 'topics-table'},
     h('thead', {}, h('tr', {},
       h('th', {}, '监测方案'), h('th', {class: 'num'}, '近 5 分钟'), h('th', {class: 'num'}, '近 1 小时'),
@@ -75,6 +75,28 @@ function activeIncidents(incidents, topicNames) {
     h('td', {class: 'muted'}, formatTime(incident.opened_at)))))));
 }
 
+function splitChips(splits, labels) {
+  const total = splits.reduce((sum, split) => sum + split.posts, 0);
+  if (!total) return h('span', {class: 'muted small'}, '—');
+  return splits.map((split) => h('span', {class: `chip ${labels === SENTIMENT ? `sent-${split.name}` : ''}`},
+    `${labels[split.name] || split.name} ${percent(split.posts / total)}`));
+}
+
+function makeupCard(topics) {
+  const rows = topics.filter((topic) => topic.makeup);
+  if (!rows.length) return null;
+  return card('近 24 小时构成', h('table', {id: 'topics-makeup'},
+    h('thead', {}, h('tr', {}, ['监测方案', '情感分布', '平台分布', '主要来源', '近 7 天事件'].map((n) => h('th', {}, n)))),
+    h('tbody', {}, rows.map((topic) => h('tr', {dataset: {topicId: topic.topic_id}},
+      h('td', {}, h('a', {href: `#/topics/${topic.topic_id}`}, topic.name)),
+      h('td', {}, splitChips(topic.makeup.sentiment, SENTIMENT)),
+      h('td', {}, splitChips(topic.makeup.platforms, PLATFORM)),
+      h('td', {}, topic.makeup.top_sources.map((source) => h('span', {class: 'chip'}, `${source.name} ${count(source.posts)}`))),
+      h('td', {}, Object.entries(topic.makeup.incidents_7d).filter(([, n]) => n)
+        .map(([grade, n]) => h('span', {class: `badge grade-${grade}`}, `${GRADE[grade]} ${n}`))))))),
+  h('p', {class: 'small'}, h('a', {href: '#/compare', id: 'compare-link'}, '竞品对比：把 2–5 个监测方案放在一张图上')));
+}
+
 /** Render the overview page. */
 export async function overviewPage(container, context) {
   const [overview, open, acknowledged] = await Promise.all([
@@ -89,6 +111,7 @@ export async function overviewPage(container, context) {
     h('div', {class: 'page-head'}, h('div', {}, h('h1', {}, '总览'),
       h('p', {class: 'muted small'}, `更新于 ${formatTime(overview.generated_at, true)}`))),
     card('监测方案', topicsTable(overview.topics)),
+    makeupCard(overview.topics),
     activeIncidents(incidents, names),
     sourceHealth(overview.sources));
   const timer = setInterval(() => { if (context.isCurrent()) context.rerender(); }, 60_000);

@@ -1,26 +1,27 @@
 // A list of posts behind a chart bucket or a cluster, paged with the API's opaque cursor.
 
 import {api, download} from './api.js';
-import {empty, externalLink, h, replace} from './dom.js';
-import {SENTIMENT, formatTime} from './format.js';
+import {empty, h, replace} from './dom.js';
+import {PLATFORM, formatTime} from './format.js';
+import {postActions} from './postactions.js';
 
 const PAGE = 50;
 const TEXT_LIMIT = 600;
 
-function postItem(post, onCluster) {
+function postItem(post, onCluster, context) {
   const text = post.text.length > TEXT_LIMIT ? `${post.text.slice(0, TEXT_LIMIT)}…` : post.text;
-  const sentiment = post.sentiment
-    ? h('span', {class: `badge sent-${post.sentiment}`}, SENTIMENT[post.sentiment] || post.sentiment) : null;
+  const actions = postActions(post, context, () => item.replaceWith(postItem(post, onCluster, context)));
   const clusterHead = post.cluster_id || null;
-  return h('li', {class: 'post', dataset: {postId: post.id}},
-    h('div', {class: 'meta'}, sentiment, h('span', {}, formatTime(post.published_at)),
-      h('span', {}, post.author || '匿名'), post.platform ? h('span', {}, post.platform) : null,
-      externalLink(post.url, '原文'),
+  const item = h('li', {class: 'post', dataset: {postId: post.id}},
+    h('div', {class: 'meta'}, actions.badge, h('span', {}, formatTime(post.published_at)),
+      h('span', {}, post.author || '匿名'), post.platform ? h('span', {}, PLATFORM[post.platform] || post.platform) : null,
+      actions.row,
       clusterHead && onCluster ? h('button', {type: 'button', class: 'link small',
         onclick: () => onCluster(clusterHead)}, '相似内容') : null),
     post.title ? h('div', {class: 'title'}, post.title) : null,
     h('div', {class: 'text'}, text),
     post.keywords?.length ? h('div', {}, post.keywords.map((term) => h('span', {class: 'chip'}, term))) : null);
+  return item;
 }
 
 /**
@@ -41,7 +42,7 @@ export async function showPosts(box, {title, filters, context, onCluster}) {
     more.disabled = true;
     try {
       const page = await api('/api/v1/posts', {params: {...filters, limit: PAGE, cursor}});
-      for (const post of page.items) list.append(postItem(post, onCluster));
+      for (const post of page.items) list.append(postItem(post, onCluster, context));
       shown += page.items.length;
       cursor = page.next_cursor;
       more.hidden = !cursor;
