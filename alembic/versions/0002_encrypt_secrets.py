@@ -42,4 +42,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    open_all(op.get_bind(), COLUMNS, _keyring())
+    open_all(op.get_bind(), COLUMNS, _keyring)

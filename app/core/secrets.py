@@ -345,10 +345,15 @@ def seal_plain(connection: Connection, spec: ColumnSpec, keyring: Callable[[], K
     return len(plain)
 
 
-def open_all(connection: Connection, spec: ColumnSpec, keyring: Keyring) -> int:
-    """Decrypt every stored value back to plain text (the data migration's downgrade)."""
+def open_all(connection: Connection, spec: ColumnSpec, keyring: Callable[[], Keyring]) -> int:
+    """Decrypt every stored value back to plain text (the data migration's downgrade); returns how many.
+
+    `keyring` is called only when there is something to decrypt.
+    """
     sealed = [value for value in stored_values(connection, spec) if is_sealed(value.raw)]
-    for value in sealed:
-        text = keyring.open(value.raw)
-        _write(connection, spec, value, json.loads(text) if spec[value.table][value.column] else text)
+    if sealed:
+        ring = keyring()
+        for value in sealed:
+            text = ring.open(value.raw)
+            _write(connection, spec, value, json.loads(text) if spec[value.table][value.column] else text)
     return len(sealed)

@@ -249,6 +249,14 @@ def test_the_migration_encrypts_rows_stored_before_it(no_env_key, sqlite_only, s
     for secret in (WEBHOOK_TOKEN, CHANNEL_SECRET, MASTODON_TOKEN):
         assert secret.encode() not in raw, secret
     assert verify(settings) == 4
+    command.downgrade(alembic_config(settings.database_url), "0001")  # decrypts them again
+    engine = create_engine(settings.database_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT secret FROM channels")).scalar() == CHANNEL_SECRET
+        assert MASTODON_TOKEN in connection.execute(text("SELECT options FROM sources")).scalar()
+    engine.dispose()
+    upgrade(settings.database_url)
+    assert verify(settings) == 4
 
 
 def test_rotation_with_the_key_file(no_env_key, sqlite_only, client, settings, write_headers) -> None:  # type: ignore[no-untyped-def]
