@@ -214,16 +214,17 @@ def test_a_wrong_key_names_what_cannot_be_decrypted(client, db, settings, write_
     assert served.stderr.strip().splitlines()[-1].startswith("yuqing: cannot decrypt 8 stored secret(s)")
 
 
-def test_the_migration_encrypts_rows_stored_before_it(no_env_key, sqlite_only, settings, db) -> None:  # type: ignore[no-untyped-def]
+def test_the_migration_encrypts_rows_stored_before_it(settings, db) -> None:  # type: ignore[no-untyped-def]
     db.dispose()
     command.downgrade(alembic_config(settings.database_url), "0001")
     engine = create_engine(settings.database_url)
+    json_param = ":options" if settings.is_sqlite else "CAST(:options AS JSONB)"
     with engine.begin() as connection:
         connection.execute(
             text(
                 "INSERT INTO channels (name, kind, url, secret, min_grade, mention, options, enabled, demo, "
                 "healthy, created_at, updated_at) VALUES ('钉钉', 'dingtalk', :url, :secret, 'general', "
-                "'[]', '{}', 1, 0, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                "'[]', '{}', true, false, true, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
             ),
             {
                 "url": f"https://oapi.dingtalk.com/robot/send?access_token={WEBHOOK_TOKEN}",
@@ -234,7 +235,7 @@ def test_the_migration_encrypts_rows_stored_before_it(no_env_key, sqlite_only, s
             text(
                 "INSERT INTO sources (name, kind, url, interval_seconds, options, enabled, demo, state, "
                 "consecutive_failures, created_at, updated_at) VALUES ('长毛象', 'mastodon', :url, 300, "
-                ":options, 1, 0, '{}', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                f"{json_param}, true, false, '{{}}', 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
             ),
             {"url": "https://mastodon.example", "options": f'{{"access_token": "{MASTODON_TOKEN}"}}'},
         )
@@ -253,7 +254,7 @@ def test_the_migration_encrypts_rows_stored_before_it(no_env_key, sqlite_only, s
     engine = create_engine(settings.database_url)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT secret FROM channels")).scalar() == CHANNEL_SECRET
-        assert MASTODON_TOKEN in connection.execute(text("SELECT options FROM sources")).scalar()
+        assert MASTODON_TOKEN in str(connection.execute(text("SELECT options FROM sources")).scalar())
     engine.dispose()
     upgrade(settings.database_url)
     assert verify(settings) == 4
