@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import JSON, Connection, MetaData, Text, column, select, table, update
+from sqlalchemy import JSON, Connection, MetaData, Text, column, inspect, select, table, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import TableClause
@@ -280,9 +280,12 @@ def _raw_table(name: str, columns: dict[str, bool]) -> TableClause:
 
 
 def stored_values(connection: Connection, spec: ColumnSpec) -> list[StoredValue]:
-    """Every non-null value of every encrypted column, raw as stored."""
+    """Every non-null value of every encrypted column, raw as stored (tables not created yet hold none)."""
     values: list[StoredValue] = []
+    existing = set(inspect(connection).get_table_names())
     for name, columns in spec.items():
+        if name not in existing:
+            continue
         raw = _raw_table(name, columns)
         for row in connection.execute(select(raw).order_by(raw.c.id)).mappings():
             values.extend(

@@ -154,6 +154,8 @@ def test_sqlite_key_file_is_created_0600_beside_the_database(tmp_path: Path, no_
     keyring = Database(f"sqlite:///{path}").keyring
     assert keyring.keys == (first.strip(),)  # the next run reads it back
     assert first.strip() not in repr(keyring)  # never in a log line or a traceback
+    fresh = load_settings(database_url=f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert verify(fresh) == 0  # a database not migrated yet holds no secrets (a role started first)
     memory = load_settings(database_url="sqlite:///:memory:")
     assert resolve_keyring(memory).keys == resolve_keyring(memory).keys  # one key per process
 
