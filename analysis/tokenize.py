@@ -119,9 +119,9 @@ class Tokenizer:
 
 @lru_cache(maxsize=1)
 def load_stopwords() -> frozenset[str]:
-    """Return the stop words, lower case: the maintained stopwords-iso lists for Chinese and English
-    (package ``stopwordsiso``) plus the social-media additions in ``analysis/data/stopwords.txt``."""
-    words = {word.lower() for word in stopwordsiso.stopwords(["zh", "en"])}
+    """Return the stop words, lower case: the maintained stopwords-iso Chinese list (package
+    ``stopwordsiso``) plus the social-media and English additions in ``analysis/data/stopwords.txt``."""
+    words = {word.lower() for word in stopwordsiso.stopwords("zh")}
     for line in STOPWORDS_PATH.read_text(encoding="utf-8").splitlines():
         word = line.strip().lower()
         if word and not word.startswith("#"):

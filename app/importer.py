@@ -1,5 +1,9 @@
 """File import (JSONL, CSV and Excel .xlsx) through the same validation and pipeline as push.
 
+JSONL lines may also be browser captures (Zeeschuimer's NDJSON for 抖音, 小红书, 微博): each is mapped
+to a post by collectors/zeeschuimer.py (author, engagement, time), and a line without a usable post is
+rejected with its reason.
+
 Chinese data as it comes: text files in UTF-8 (with or without BOM), UTF-16 with BOM, or GB18030/GBK
 (what Excel on Chinese Windows writes) are recognised; a file that is none of them is refused whole
 with a clear message, never stored as mojibake. `published_at` may be ISO 8601, epoch seconds, or a
@@ -29,6 +33,7 @@ from app.pipeline import Pipeline
 from app.posts.schemas import RejectedPost
 from collectors.charset import BOMS, detect_charset
 from collectors.values import parse_time_detail
+from collectors.zeeschuimer import CaptureError, is_capture, map_capture
 
 _ENGAGEMENT_PREFIX = "engagement."
 CHINESE_CODECS = frozenset({"gb18030", "gbk", "gb2312"})  # GB18030 reads all three
@@ -92,9 +97,17 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            value = json.loads(line)
         except json.JSONDecodeError as exc:
             yield number, ValueError(f"第 {number} 行不是合法的 JSON（第 {exc.colno} 列：{exc.msg}）")
+            continue
+        if is_capture(value):  # a browser capture (Zeeschuimer NDJSON): map the platform's object
+            try:
+                value = map_capture(value)
+            except CaptureError as exc:
+                yield number, ValueError(f"第 {number} 行：{exc}")
+                continue
+        yield number, value
 
 
 def _csv_value(key: str, value: str) -> Any:

@@ -31,6 +31,7 @@ from collectors.errors import (
     NetworkError,
     RateLimitedError,
 )
+from collectors.health import rsshub_error
 from collectors.html import html_to_text
 from collectors.response import FetchResponse, parse_link_header
 from collectors.retry import RETRYABLE_STATUS, backoff_delay, retry_after_seconds
@@ -257,6 +258,8 @@ class Fetcher:
         body = decode_body(response.body[:EXCERPT_BYTES], response.content_type)
         if "html" in response.content_type.lower():
             body = html_to_text(body)
+        # An RSSHub error page says what went wrong in one line: keep that line, not the page's start.
+        body = rsshub_error(body) or body
         return HTTPStatusError(response.status, body, url=response.url)
 
     async def _attempt(

@@ -11,10 +11,10 @@ Example options::
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from collectors.base import Collector, CollectResult, ParseError, RawPost, SourceSpec, SourceState
 from collectors.html import html_to_text
@@ -35,6 +35,33 @@ def _check_path(path: str, what: str) -> str:
     return path
 
 
+class Paging(BaseModel):
+    """How a paged API is walked, and where the next poll resumes (the source's saved cursor).
+
+    - `cursor`: each page's `next_path` value is sent as `param` for the next page; the last one is
+      saved, so the next poll asks only for what came after it.
+    - `offset`: `param` counts items (0, then +items per page); the next offset is saved.
+    - `page`: `param` counts pages from `start`; the next page number is saved.
+    A poll stops at `max_pages`, at an empty page, or when a cursor API gives no next cursor.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["cursor", "offset", "page"]
+    param: str = Field(min_length=1, max_length=64, description="query parameter that carries the position")
+    next_path: str | None = Field(default=None, description="cursor mode: dotted path of the next cursor")
+    start: int = Field(default=0, ge=0, description="first offset or page number of the very first poll")
+    max_pages: int = Field(default=5, ge=1, le=50, description="pages per poll")
+
+    @model_validator(mode="after")
+    def _cursor_needs_a_path(self) -> Paging:
+        if self.mode == "cursor" and not self.next_path:
+            raise ValueError("cursor paging needs next_path (where each page says the next cursor)")
+        if self.next_path:
+            _check_path(self.next_path, "next_path")
+        return self
+
+
 class JsonApiOptions(BaseModel):
     """Options of a `json` source."""
 
@@ -49,6 +76,7 @@ class JsonApiOptions(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     platform: str | None = Field(default=None, max_length=32)
+    paging: Paging | None = None
 
     @field_validator("items_path")
     @classmethod
@@ -106,9 +134,11 @@ class JsonApiCollector(Collector[JsonApiOptions]):
     options_model = JsonApiOptions
 
     async def collect(self, spec: SourceSpec, state: SourceState, fetcher: Fetcher) -> CollectResult:
-        """Fetch the API conditionally and map each item to a post."""
+        """Fetch the API conditionally and map each item to a post (paged APIs: see `Paging`)."""
         options = self.parse_options(spec.options)
         headers = {"Accept": "application/json", **options.headers}
+        if options.paging is not None:
+            return await self._collect_pages(spec, state, fetcher, options, options.paging, headers)
         response = await fetcher.get(spec.url, state=state, headers=headers, params=options.params)
         new_state = response.next_state(state)
         if response.not_modified:
@@ -116,6 +146,48 @@ class JsonApiCollector(Collector[JsonApiOptions]):
         document = load_json(response.text(), content_type=response.content_type)
         posts, warnings = map_items(document, options, source_url=spec.url, default_zone=spec.timezone)
         return CollectResult(posts=posts, state=new_state, warnings=warnings, http_status=response.status)
+
+    async def _collect_pages(
+        self,
+        spec: SourceSpec,
+        state: SourceState,
+        fetcher: Fetcher,
+        options: JsonApiOptions,
+        paging: Paging,
+        headers: dict[str, str],
+    ) -> CollectResult:
+        """Walk the pages from the saved position; save where the next poll resumes."""
+        position: str | None = state.cursor or (None if paging.mode == "cursor" else str(paging.start))
+        posts: list[RawPost] = []
+        warnings: list[str] = []
+        status: int | None = None
+        for page in range(paging.max_pages):
+            params = {**options.params, **({paging.param: position} if position is not None else {})}
+            response = await fetcher.get(spec.url, state=None, headers=headers, params=params)
+            status = response.status
+            document = load_json(response.text(), content_type=response.content_type)
+            found, notes = map_items(document, options, source_url=spec.url, default_zone=spec.timezone)
+            posts += found
+            warnings += notes
+            items = get_path(document, options.items_path)
+            count = len(items) if isinstance(items, list) else 0
+            if count == 0:
+                break
+            if paging.mode == "cursor":
+                following = get_path(document, paging.next_path or "")
+                if following in (None, "") or str(following) == position:
+                    position = position if following in (None, "") else str(following)
+                    break
+                position = str(following)
+            else:
+                step = count if paging.mode == "offset" else 1
+                position = str(int(position or paging.start) + step)
+            if page == paging.max_pages - 1:
+                warnings.append(
+                    f"stopped after {paging.max_pages} pages; the next poll resumes at {position}"
+                )
+        new_state = SourceState(cursor=position, extra=dict(state.extra))
+        return CollectResult(posts=posts, state=new_state, warnings=warnings, http_status=status)
 
 
 def map_items(

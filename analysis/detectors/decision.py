@@ -32,8 +32,8 @@ class Decision:
     z: float
     reason: str
     in_episode: bool = False
-    cusum: float = 0.0
     p_value: float | None = None
+    history_buckets: int = 0  # buckets the baseline rests on (alerts can say "baseline from N hours")
 
 
 def anscombe(count: float) -> float:

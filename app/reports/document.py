@@ -118,6 +118,7 @@ def _overview(report: Report) -> list[Block]:
                 f"相关帖子 {report.totals['total']} 条（{_change(report)}），发帖账号 {report.authors} 个",
                 f"负面 {report.totals['negative']} 条，负面占比 {percent(report.share('negative'))}",
                 f"本期涉及事件 {len(report.incidents)} 起，其中未解除 {open_count} 起",
+                *(report.gaps or ["数据完整：本期所有数据源均正常采集"]),
             ]
         ),
     ]

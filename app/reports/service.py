@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from analysis.grading import GRADE_LABELS
+from app.alerts import trends
 from app.alerts.models import Incident, IncidentEvent, Rollup
 from app.alerts.rollups import distinct_members
 from app.posts import insights
@@ -19,6 +20,7 @@ from app.reports.periods import Window, window
 from app.sources.models import Source
 from app.topics import service as topics
 from app.topics.models import Topic
+from collectors.health import classify, label
 
 TOP_POSTS = 5
 CANDIDATES = 20  # rows read per listed post, so near-duplicates can be skipped
@@ -96,6 +98,7 @@ class Report:
     sources: list[dict[str, Any]] = field(default_factory=list)
     keywords: list[tuple[str, int]] = field(default_factory=list)
     incidents: list[IncidentItem] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)  # 本时段「微博」数据源中断 35 分钟（被平台风控拦截）
 
     def share(self, sentiment: str) -> float:
         """Share of a sentiment among all posts of the window (0 when there are none)."""
@@ -124,7 +127,21 @@ def build_report(*, session: Session, topic_id: int, period: str, day: date | No
         sources=_sources(session, topic_id, win),
         keywords=_keywords(session, topic, win),
         incidents=_incidents(session, topic_id, win),
+        gaps=gap_lines(session, topic_id, win.start, min(win.end, now)),
     )
+
+
+def gap_lines(session: Session, topic_id: int, start: datetime, end: datetime) -> list[str]:
+    """Each stretch in which a source of the topic was failing, as one Chinese line with its cause, so
+    nobody reads a broken collector as a calm period."""
+    lines = []
+    for gap in trends.gaps(session, topic_id, start, end):
+        until = gap["end"] or end
+        minutes = max(1, round((until - gap["start"]).total_seconds() / 60))
+        cause = label(classify(gap.get("error")))
+        ongoing = "，仍未恢复" if gap["end"] is None else ""
+        lines.append(f"本时段「{gap['source']}」数据源中断 {minutes} 分钟（{cause}{ongoing}）")
+    return lines
 
 
 def _bars(session: Session, topic_id: int, win: Window) -> list[Bar]:

@@ -6,13 +6,16 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.core.config import Settings
+from app.core.db import utcnow
 from app.core.deps import AdminKey, Id, ReadKey, SessionDep, SettingsDep, WriteKey
 from app.core.masking import mask_url, redact
 from app.scheduler import collect_by_worker
-from app.sources import presets, service
+from app.sources import health, presets, service
+from app.sources.models import Source
 from app.sources.schemas import (
     PresetParam,
     RunSummary,
@@ -24,6 +27,17 @@ from app.sources.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
+
+
+def source_read(session: Session, source: Source) -> SourceRead:
+    """A source for the API with its health decided now (collectors/health.py names the causes)."""
+    read = SourceRead.model_validate(source)
+    state = health.health_of(session, source, utcnow())
+    read.health, read.health_label, read.health_advice = state.health.value, state.label, state.advice
+    read.last_new_at = state.last_new_at
+    return read
+
+
 preset_router = APIRouter(prefix="/api/v1/source-presets", tags=["sources"])
 
 
@@ -80,7 +94,7 @@ def create_source(
         entity_id=source.id,
         details={"name": source.name, "kind": source.kind, "url": mask_url(source.url or "")},
     )
-    return SourceRead.model_validate(source)
+    return source_read(session, source)
 
 
 @router.post("/from-preset", status_code=status.HTTP_201_CREATED, response_model=SourceRead)
@@ -97,13 +111,13 @@ def create_from_preset(
 @router.get("", response_model=list[SourceRead])
 def list_sources(session: SessionDep, _: ReadKey, kind: str | None = None) -> list[SourceRead]:
     """All sources with their health."""
-    return [SourceRead.model_validate(s) for s in service.list_sources(session=session, kind=kind)]
+    return [source_read(session, s) for s in service.list_sources(session=session, kind=kind)]
 
 
 @router.get("/{source_id}", response_model=SourceRead)
 def get_source(source_id: Id, session: SessionDep, _: ReadKey) -> SourceRead:
     """One source with its health (last success, last error, failures, next run)."""
-    return SourceRead.model_validate(service.get(session=session, source_id=source_id))
+    return source_read(session, service.get(session=session, source_id=source_id))
 
 
 @router.patch("/{source_id}", response_model=SourceRead)
@@ -120,7 +134,7 @@ def update_source(
         entity_id=source_id,
         details=_audit_details(body),
     )
-    return SourceRead.model_validate(source)
+    return source_read(session, source)
 
 
 @router.delete("/{source_id}", status_code=status.HTTP_204_NO_CONTENT)

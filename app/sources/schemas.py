@@ -84,6 +84,12 @@ class SourceRead(BaseModel):
     consecutive_failures: int
     next_run_at: datetime | None
     created_at: datetime
+    health: str = Field(
+        default="ok", description="ok, never_run, disabled, silent, login_required, risk_control, …"
+    )
+    health_label: str = Field(default="", description="the state in Chinese, e.g. 被平台风控拦截")
+    health_advice: str = Field(default="", description="what to do about it, in Chinese")
+    last_new_at: datetime | None = Field(default=None, description="when a run last brought new posts")
 
     @field_validator("options", mode="after")
     @classmethod

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,6 +91,15 @@ def test_rhythmic_series_without_events_never_alerts(base: float, seed: int) -> 
     assert alerts(run(VolumeSpikeDetector(), series(base, 7, seed))) == []
 
 
+@pytest.mark.parametrize("detector_class", [VolumeSpikeDetector, NegativeVolumeSpikeDetector])
+@pytest.mark.parametrize("mean", [0.2, 3, 20, 200, 2000])
+def test_flat_poisson_series_never_alerts(detector_class: type[VolumeSpikeDetector], mean: float) -> None:
+    rng = random.Random(int(mean * 10))
+    data = [(START + i * BUCKET, poisson(rng, mean)) for i in range(14 * DAY)]
+    decisions = run(detector_class(), data)
+    assert alerts(decisions) == [] and max(d.score for d in decisions[DAY:]) < 0.7
+
+
 @pytest.mark.parametrize(
     ("name", "shape", "expected"),
     [
@@ -100,15 +110,15 @@ def test_rhythmic_series_without_events_never_alerts(base: float, seed: int) -> 
             lambda i, t: 20.0 if ONSET <= i < ONSET + 3 else 4.0 if ONSET <= i < ONSET + 144 else 1.0,
             [ONSET],
         ),
-        ("3-day plateau x3", lambda i, t: 3.0 if ONSET <= i < ONSET + 3 * DAY else 1.0, "one within 1 h"),
+        ("3-day plateau x3", lambda i, t: 3.0 if ONSET <= i < ONSET + 3 * DAY else 1.0, "one within 2 h"),
         ("x1.3 bump is ordinary", lambda i, t: 1.3 if ONSET <= i < ONSET + 24 else 1.0, []),
     ],
 )
 @pytest.mark.parametrize("base", [5, 50, 500])
 def test_one_alert_per_episode_at_onset(name: str, shape: Shape, expected: object, base: float) -> None:
     found = alerts(run(VolumeSpikeDetector(), series(base, 7, 3, shape)))
-    if expected == "one within 1 h":
-        assert len(found) == 1 and ONSET <= found[0] < ONSET + 12, (name, found)
+    if expected == "one within 2 h":
+        assert len(found) == 1 and ONSET <= found[0] < ONSET + 24, (name, found)
     else:
         assert found == expected, name
 
@@ -132,16 +142,17 @@ def test_low_counts_never_alert(
 
 
 @pytest.mark.parametrize(
-    ("season_slot", "alert_days_after_day_two"),
+    ("season_slot", "alerts_after_day_two"),
     [
-        (timedelta(hours=1), []),  # hour-of-day offsets learn the 20:00 peak: quiet from day 2 on
-        (timedelta(days=1), list(range(2, 10))),  # without a daily profile the peak alerts daily
+        (timedelta(hours=1), False),  # hour-of-day offsets learn the 20:00 peak: quiet from day 2 on
+        (timedelta(days=1), True),  # without a daily profile the peak keeps alerting
     ],
 )
-def test_recurring_daily_peak_is_learned(season_slot: timedelta, alert_days_after_day_two: list[int]) -> None:
+def test_recurring_daily_peak_is_learned(season_slot: timedelta, alerts_after_day_two: bool) -> None:
     data = series(50, 10, 4, lambda i, t: 6.0 if t.hour == 20 else 1.0)
     found = alerts(run(VolumeSpikeDetector(VolumeSpikeParams(season_slot=season_slot)), data))
-    assert sorted({i // DAY for i in found if i >= 2 * DAY}) == alert_days_after_day_two
+    late = [i for i in found if i >= 2 * DAY]
+    assert bool(late) == alerts_after_day_two and all(t.hour == 20 for t, _ in (data[i] for i in late))
 
 
 def test_no_alert_during_warmup_and_decision_fields() -> None:
@@ -155,6 +166,7 @@ def test_no_alert_during_warmup_and_decision_fields() -> None:
     assert (hit.reason, hit.observed, hit.in_episode) == ("volume_spike", 5000.0, True)
     assert hit.baseline == pytest.approx(10.0, rel=0.05) and hit.ratio == pytest.approx(500, rel=0.05)
     assert hit.z >= 10 and hit.score == pytest.approx(hit.z / 10)
+    assert (decisions[0].history_buckets, hit.history_buckets) == (0, DAY + 1)
     assert decisions[DAY + 2].reason == "in_episode"
 
 
@@ -180,7 +192,7 @@ def test_rejects_time_going_backwards_and_negative_counts(
 @pytest.mark.parametrize("detector_class", [VolumeSpikeDetector, NegativeVolumeSpikeDetector])
 @pytest.mark.parametrize(
     ("cut", "during"),
-    [(DAY // 2, "warm-up"), (ONSET + 1, "spike episode"), (RISE + 4, "rise accumulating"), (5 * DAY, "calm")],
+    [(DAY // 2, "warm-up"), (ONSET + 1, "spike episode"), (RISE + 4, "rise building"), (at(5, 12), "calm")],
 )
 def test_state_round_trip_gives_identical_decisions(
     detector_class: type[VolumeSpikeDetector], cut: int, during: str
@@ -196,7 +208,8 @@ def test_state_round_trip_gives_identical_decisions(
     assert type(restored) is detector_class, during
     assert head + run(restored, data[cut:]) == unbroken
     assert alerts(unbroken)[:1] == [ONSET] and len(alerts(unbroken)) == 2
-    assert (first.state_dict()["state"]["cusum"] > 0) == (during == "rise accumulating")
+    state = first.state_dict()["state"]
+    assert len(state["recent"]) == 36 and state["in_episode"] == (during == "spike episode")
 
 
 def test_from_state_rejects_other_kinds() -> None:
@@ -230,11 +243,11 @@ def test_detect_series_matches_the_streaming_detector_and_infers_the_bucket() ->
     decisions = detect_series(times, values)
     expected = run(VolumeSpikeDetector(VolumeSpikeParams(bucket=timedelta(hours=1))), hourly)
     assert decisions == expected and alerts(decisions) == [24 * 5]
-    deaf = detect_series(times, values, params={"spike_z": 1000.0, "quiet_period": 3600})
+    deaf = detect_series(times, values, params={"threshold": 1000.0, "quiet_period": 3600})
     assert alerts(deaf) == [] and deaf == detect_series(
-        times, values, params=VolumeSpikeParams(spike_z=1000.0, quiet_period=timedelta(hours=1))
+        times, values, params=VolumeSpikeParams(threshold=1000.0, quiet_period=timedelta(hours=1))
     )
-    for bad in ({"spike_zz": 1.0}, None):
+    for bad in ({"spike_z": 1.0}, None):
         with pytest.raises(ValueError):
             detect_series(times, values[: -1 if bad is None else None], params=bad)
 
@@ -281,13 +294,19 @@ def test_write_detections_csv_rejects_mismatched_lengths(tmp_path: Path) -> None
         write_detections_csv(tmp_path / "x.csv", [START], [1.0, 2.0], [])
 
 
-@pytest.mark.shared
-def test_nab_twitter_volume_score_floor(tmp_path: Path) -> None:
-    data_dir = shared_path("data", "volume")
+def load_nab_scorer() -> object:
+    """../shared/tools/nab_score.py as a module (skips the test without ../shared)."""
     spec = importlib.util.spec_from_file_location("nab_score", shared_path("tools", "nab_score.py"))
     assert spec is not None and spec.loader is not None
     nab_score = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(nab_score)
+    return nab_score
+
+
+@pytest.mark.shared
+def test_nab_twitter_volume_score_floor(tmp_path: Path) -> None:
+    data_dir = shared_path("data", "volume")
+    nab_score: Any = load_nab_scorer()
     for path in sorted(data_dir.glob("*.csv")):
         detect_csv(path, tmp_path / path.name)
     labels = str(data_dir / "windows.json")
@@ -295,6 +314,47 @@ def test_nab_twitter_volume_score_floor(tmp_path: Path) -> None:
         profile: nab_score.score_corpus(str(data_dir), labels, str(tmp_path), profile=profile)[2]["score"]
         for profile in ("standard", "reward_low_FP_rate")
     }
-    # Measured 89.6 / 85.7 (docs: bench/bench_detect.py); the floors are the project's targets.
+    # Measured 89.1 / 84.7 with the defaults (optimistic: these files shaped the method; the
+    # leave-one-series-out figures are in docs/BENCHMARKS.md). The floors are the project's targets.
     assert scores["standard"] >= 85.0, scores
     assert scores["reward_low_FP_rate"] >= 76.0, scores
+
+
+@pytest.mark.shared
+def test_nab_twitter_volume_leave_one_series_out() -> None:
+    """Choose the threshold on four Twitter files, score the fifth, pool: the figure for unseen series.
+
+    Also: the one decision knob is no knife edge (20 % either way still scores >= 79 standard).
+    """
+    data_dir = shared_path("data", "volume")
+    nab_score: Any = load_nab_scorer()
+    labels, files = str(data_dir / "windows.json"), sorted(data_dir.glob("*.csv"))
+    loaded = {path.name: read_series_csv(path) for path in files}
+    parts: dict[tuple[float, str], dict[str, tuple[float, float, float]]] = {}
+    for threshold in (8.0, 10.0, 12.0):
+        found = {
+            name: alerts(detect_series(s.timestamps, s.values, params={"threshold": threshold}))
+            for name, s in loaded.items()
+        }
+        for profile in ("standard", "reward_low_FP_rate"):
+            rows = nab_score.score_corpus(str(data_dir), labels, found, profile=profile)[1]
+            parts[threshold, profile] = {
+                Path(r["file"]).name: (r["raw"], r["null"], r["perfect"]) for r in rows
+            }
+
+    def score(triples: Sequence[tuple[float, float, float]]) -> float:
+        raw, null, perfect = (sum(t[i] for t in triples) for i in range(3))
+        return 100.0 * (raw - null) / (perfect - null)
+
+    pooled = {}
+    for profile in ("standard", "reward_low_FP_rate"):
+        held_out = []
+        for left in loaded:
+            others = [name for name in loaded if name != left]
+            chosen = max((8.0, 10.0, 12.0), key=lambda t: score([parts[t, profile][n] for n in others]))
+            held_out.append(parts[chosen, profile][left])
+        pooled[profile] = score(held_out)
+    # Measured 89.1 / 84.7 (the previous spike + CUSUM detector: 83.4 / 79.5 under the same protocol).
+    assert pooled["standard"] >= 85.0 and pooled["reward_low_FP_rate"] >= 80.0, pooled
+    for threshold in (8.0, 12.0):
+        assert score(list(parts[threshold, "standard"].values())) >= 79.0, threshold

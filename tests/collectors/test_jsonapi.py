@@ -108,4 +108,5 @@ def test_valid_options_are_returned_normalised() -> None:
         "headers": {},
         "params": {},
         "platform": None,
+        "paging": None,
     }

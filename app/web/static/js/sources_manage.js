@@ -11,11 +11,12 @@ const CHANNEL_KINDS = [['wecom', '企业微信'], ['dingtalk', '钉钉'], ['feis
   ['webhook', '签名 Webhook'], ['alertmanager', 'Alertmanager']];
 const GRADES = Object.entries(GRADE);
 
+const HEALTH_CLASS = {ok: 'status-resolved', never_run: '', disabled: '', silent: 'status-acknowledged'};
+
 function health(source) {
-  if (!source.enabled) return h('span', {class: 'badge'}, '已停用');
-  if (source.last_status === 'error') return h('span', {class: 'badge status-open'}, `失败 ${source.consecutive_failures} 次`);
-  if (!source.last_run_at) return h('span', {class: 'badge'}, '尚未采集');
-  return h('span', {class: 'badge status-resolved'}, '正常');
+  const cls = HEALTH_CLASS[source.health] ?? 'status-open';
+  return h('span', {}, h('span', {class: `badge ${cls}`, dataset: {health: source.health}}, source.health_label || source.health),
+    source.health_advice ? h('div', {class: 'muted small'}, source.health_advice) : null);
 }
 
 /** #/sources: every source with its health, last error, collect now and edit. */
