@@ -121,6 +121,7 @@ COMMAND_MODULES = (
     "app.reports.commands",
     "app.cases.commands",
     "app.demo.commands",
+    "app.secrets_commands",
 )
 
 

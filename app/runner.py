@@ -8,6 +8,7 @@ import uvicorn
 
 from app.core.config import Settings
 from app.core.migrate import upgrade
+from app.core.secrets import SecretsError
 from app.services import ROLES
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def check_role(settings: Settings, role: str) -> None:
 def run_server(settings: Settings, *, host: str, port: int, role: str = "all") -> None:
     """Migrate an embedded SQLite store, then serve until SIGTERM/SIGINT (graceful)."""
     from app.main import create_app
+    from app.secrets_commands import verify as verify_secrets
 
     try:
         check_role(settings, role)
@@ -38,6 +40,10 @@ def run_server(settings: Settings, *, host: str, port: int, role: str = "all") -
         raise SystemExit(f"yuqing: {exc}") from None
     if settings.is_sqlite:
         upgrade(settings.database_url)
+    try:  # a missing or wrong key stops here, naming every secret it cannot open
+        verify_secrets(settings)
+    except SecretsError as exc:
+        raise SystemExit(f"yuqing: {exc}") from None
     app = create_app(settings, role=role)
     log.info(
         "serving role=%s on http://%s:%d (database: %s)",

@@ -22,6 +22,7 @@ from app.alerts.engine import AlertEngine, EngineConfig
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.modules import import_if_present
+from app.core.secrets import resolve_keyring
 from app.core.urls import address_check, resolve_for_connect
 from app.pipeline import Pipeline
 from app.posts.analyzer import PostAnalyzer
@@ -65,7 +66,7 @@ class Services:
         cls, settings: Settings, *, db: Database | None = None, analyzer: PostAnalyzer | None = None
     ) -> Services:
         """Wire the parts for these settings (nothing starts until `start`)."""
-        db = db or Database(settings.database_url)
+        db = db or Database(settings.database_url, keyring=resolve_keyring(settings))
         outbox_module = import_if_present("app.channels.outbox")
         write_notice = outbox_module.Outbox(settings) if outbox_module else None
         engine = AlertEngine(

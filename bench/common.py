@@ -32,6 +32,9 @@ SHARED = REPO.parent / "shared"
 SENTIMENT_DATA = SHARED / "data" / "sentiment"
 PG_ADMIN_URL = os.environ.get("YUQING_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 LOOPBACK_ALLOWLIST = "127.0.0.0/8"
+# PostgreSQL needs a secret key for channel and source credentials (docs/SECURITY.md): this process
+# and every yuqing process it starts share this one unless the environment gives another.
+BENCH_SECRET_KEY = os.environ.setdefault("YUQING_SECRET_KEY", "bGvq7yV0rZk2Q8m3s4t5u6w7x8y9z0A1B2C3D4E5F6c=")
 
 
 # --------------------------------------------------------------------------- results
@@ -365,6 +368,7 @@ def service_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("YUQING_")}
     env.update(
         YUQING_DATABASE_URL=database_url,
+        YUQING_SECRET_KEY=BENCH_SECRET_KEY,
         YUQING_URL_ALLOWLIST=LOOPBACK_ALLOWLIST,
         YUQING_LOG_LEVEL="WARNING",
         YUQING_COLLECT_HOST_INTERVAL_SECONDS="0",

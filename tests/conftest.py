@@ -18,6 +18,11 @@ from tests.support.loopback import loopback_server  # noqa: F401  (fixture for e
 
 PG_URL = os.environ.get("YUQING_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgres"]
+# PostgreSQL has no "beside the database" for a key file; test processes (and the servers they
+# start) share this key. SQLite tests without it use the key file created beside each database.
+TEST_SECRET_KEY = "kH8ZkqVx3mB3VtJ2Yl8oQmYtXq3y0d3Qk9yY4sX2b1M="
+if PG_URL:
+    os.environ.setdefault("YUQING_SECRET_KEY", TEST_SECRET_KEY)
 
 
 def _normalise(url: str) -> str:

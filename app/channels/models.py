@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+from app.core.secrets import EncryptedText
 
 
 class Channel(Base):
@@ -19,8 +20,8 @@ class Channel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
-    url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(EncryptedText)  # webhook URLs carry their token
+    secret: Mapped[str | None] = mapped_column(EncryptedText)
     topics: Mapped[list[int] | None] = mapped_column(JSONType)
     min_grade: Mapped[str] = mapped_column(String(20), default="general")
     quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -24,6 +24,7 @@ from app.channels.schemas import (
 from app.core.db import utcnow
 from app.core.deps import AdminKey, Id, IdFilter, ReadKey, SessionDep, SettingsDep, WriteKey
 from app.core.errors import BadRequest
+from app.core.masking import redact
 from app.core.urls import outgoing_client
 
 router = APIRouter(prefix="/api/v1", tags=["channels"])
@@ -42,7 +43,7 @@ def channel_read(channel: Channel) -> ChannelRead:
         min_grade=channel.min_grade,
         quiet_hours=channel.quiet_hours,
         mention=channel.mention or [],
-        options=channel.options or {},
+        options=redact(channel.options or {}),
         enabled=channel.enabled,
         healthy=channel.healthy,
         last_error=channel.last_error,

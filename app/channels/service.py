@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 from sqlalchemy import delete as sa_delete
@@ -22,8 +21,11 @@ from app.channels.models import Notice as NoticeRow
 from app.channels.registry import CHANNEL_KINDS, UnknownChannel, get_channel
 from app.channels.schemas import ChannelCreate, ChannelUpdate
 from app.core.errors import BadRequest, Conflict, NotFound
+from app.core.masking import REDACTED, mask_url, restore_masked_url, restore_redacted
 from app.core.urls import check_url
 from app.topics.models import Topic
+
+__all__ = ["mask_url"]  # the API view of a channel URL (app/core/masking.py)
 
 RESERVED_OPTIONS = ("url", "secret", "mention")
 CONFIG_FIELDS = ("url", "secret", "mention", "options")
@@ -58,14 +60,6 @@ def channel_config(channel: Channel) -> ChannelConfig:
     return parse_config(channel.kind, data)
 
 
-def mask_url(url: str) -> str:
-    """The URL with its credentials hidden: query values and long path segments cut to 4 characters."""
-    parts = urlsplit(url)
-    path = "/".join(seg if len(seg) < 16 else seg[:4] + "***" for seg in parts.path.split("/"))
-    query = urlencode([(key, value[:4] + "***") for key, value in parse_qsl(parts.query)], safe="*")
-    return urlunsplit((parts.scheme, parts.hostname or "", path, query, ""))
-
-
 def _validate(session: Session, kind: str, values: dict[str, Any], allowlist: Sequence[str]) -> None:
     reserved = [key for key in RESERVED_OPTIONS if key in values["options"]]
     if reserved:
@@ -83,6 +77,29 @@ def _validate(session: Session, kind: str, values: dict[str, Any], allowlist: Se
         missing = sorted(set(topics) - known)
         if missing:
             raise BadRequest(f"话题不存在：{missing}", details={"topics": missing})
+
+
+def _restore_masked(
+    values: dict[str, Any], *, url: str | None, secret: str | None, options: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Masked URL pieces, secret and options sent back as the API showed them keep the stored values.
+
+    Raises:
+        BadRequest: a masked value with nothing (or something else) stored behind it.
+    """
+    restored = dict(values)
+    try:
+        if restored.get("url") is not None:
+            restored["url"] = restore_masked_url(restored["url"], url)
+        if restored.get("options") is not None:
+            restored["options"] = restore_redacted(restored["options"], options)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    if restored.get("secret") == REDACTED:
+        if secret is None:
+            raise BadRequest(f"secret is {REDACTED!r} (masked) and no secret is stored: send the real value")
+        restored["secret"] = secret
+    return restored
 
 
 def get(*, session: Session, channel_id: int) -> Channel:
@@ -107,7 +124,7 @@ def create(*, session: Session, data: ChannelCreate, allowlist: Sequence[str] = 
     """Create a channel after validating its kind, config, URL (SSRF guard) and topics."""
     if _name_taken(session, data.name):
         raise Conflict(f"通道名称 {data.name!r} 已存在")
-    values = data.model_dump()
+    values = _restore_masked(data.model_dump(), url=None, secret=None, options={})
     values["quiet_hours"] = data.quiet_hours.model_dump() if data.quiet_hours else None
     _validate(session, data.kind, values, allowlist)
     channel = Channel(**values, healthy=True)
@@ -121,7 +138,9 @@ def update(
 ) -> Channel:
     """Apply a partial update; a config change re-validates and clears the unhealthy mark."""
     channel = get(session=session, channel_id=channel_id)
-    changes = data.model_dump(exclude_unset=True)
+    changes = _restore_masked(
+        data.model_dump(exclude_unset=True), url=channel.url, secret=channel.secret, options=channel.options
+    )
     if "quiet_hours" in changes:
         changes["quiet_hours"] = data.quiet_hours.model_dump() if data.quiet_hours else None
     if changes.get("name") and _name_taken(session, changes["name"], channel.id):

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///./data/yuqing.db"
@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     outbox_digest_threshold: int = Field(default=3, ge=2)
     reminder_interval_minutes: float = Field(default=30.0, gt=0)
     demo_sink_enabled: bool = True
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
 
     @field_validator("url_allowlist", "cors_origins", "critical_terms", mode="before")
     @classmethod

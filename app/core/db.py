@@ -12,6 +12,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from app.core.config import load_settings
+from app.core.secrets import Keyring, bind_keyring, resolve_keyring
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -81,11 +84,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """An engine and its session factory; the caller owns each transaction."""
+    """An engine and its session factory; the caller owns each transaction.
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    `keyring` encrypts the secret columns (app/core/secrets.py); by default it is the one the
+    environment's settings call for with this URL.
+    """
+
+    def __init__(self, url: str, *, keyring: Keyring | None = None, **engine_kwargs: Any) -> None:
         self.url = url
+        self.keyring = keyring or resolve_keyring(load_settings(database_url=url))
         self.engine = make_engine(url, **engine_kwargs)
+        bind_keyring(self.engine.dialect, self.keyring)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

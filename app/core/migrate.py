@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic.config import Config
 
 from alembic import command
+from app.core.secrets import Keyring
 
 
 def _alembic_dir() -> Path:
@@ -20,22 +21,26 @@ def _alembic_dir() -> Path:
 ALEMBIC_DIR = _alembic_dir()
 
 
-def alembic_config(url: str) -> Config:
-    """An Alembic config pointing at this project's migrations and the given database."""
+def alembic_config(url: str, keyring: Keyring | None = None) -> Config:
+    """An Alembic config pointing at this project's migrations and the given database.
+
+    `keyring` is the key a data migration encrypts secrets with (default: the settings' one).
+    """
     config = Config()
+    config.attributes["keyring"] = keyring
     config.set_main_option("script_location", str(ALEMBIC_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logging"] = False
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", *, keyring: Keyring | None = None) -> None:
     """Migrate the database at `url` to `revision` (creating an SQLite file's folder first)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, keyring), revision)
 
 
 def current_revision(url: str) -> str | None:

@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+from app.core.secrets import EncryptedJSON, EncryptedText
 
 
 class Source(Base):
@@ -19,9 +20,9 @@ class Source(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
-    url: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(EncryptedText)  # feed URLs may carry an access key
     interval_seconds: Mapped[int] = mapped_column(Integer, default=300)
-    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    options: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)  # headers, tokens
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # A news outlet (新闻媒体): its posts count toward 影响类 (reached the media) when grading.
     media: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.orm import Session
@@ -11,6 +12,7 @@ from app.audit import service as audit
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.deps import AdminKey, Id, ReadKey, SessionDep, SettingsDep, WriteKey
+from app.core.masking import mask_url, redact
 from app.scheduler import collect_by_worker
 from app.sources import health, presets, service
 from app.sources.models import Source
@@ -70,6 +72,14 @@ def preset_read(preset: presets.Preset, settings: Settings) -> SourcePresetRead:
     )
 
 
+def _audit_details(body: SourceUpdate) -> dict[str, Any]:
+    """The change as the audit log keeps it: credentials masked (the log is not encrypted)."""
+    details = redact(body.model_dump(exclude_unset=True, mode="json"))
+    if details.get("url"):
+        details["url"] = mask_url(details["url"])
+    return details  # type: ignore[no-any-return]
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SourceRead)
 def create_source(
     body: SourceCreate, session: SessionDep, settings: SettingsDep, key: WriteKey
@@ -82,7 +92,7 @@ def create_source(
         action="create",
         entity="source",
         entity_id=source.id,
-        details={"name": source.name, "kind": source.kind, "url": source.url},
+        details={"name": source.name, "kind": source.kind, "url": mask_url(source.url or "")},
     )
     return source_read(session, source)
 
@@ -122,7 +132,7 @@ def update_source(
         action="update",
         entity="source",
         entity_id=source_id,
-        details=body.model_dump(exclude_unset=True),
+        details=_audit_details(body),
     )
     return source_read(session, source)
 

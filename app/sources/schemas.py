@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from app.core.masking import redact
+
 
 class SourceCreate(BaseModel):
     """A new source; `options` depend on the kind (see docs/SOURCES.md)."""
@@ -59,46 +61,6 @@ class SourceUpdate(BaseModel):
             hint = " (send {} to clear the options)" if info.field_name == "options" else ""
             raise ValueError(f"{info.field_name} may not be null: leave it out to keep its value{hint}")
         return value
-
-
-SENSITIVE_KEYS = ("token", "password", "secret", "cookie", "authorization", "api_key", "apikey")
-REDACTED = "***"
-
-
-def redact(value: Any) -> Any:
-    """Options as the API shows them: credentials (tokens, cookies, auth headers) masked."""
-    if isinstance(value, dict):
-        return {
-            key: REDACTED
-            if any(word in str(key).lower() for word in SENSITIVE_KEYS) and item
-            else redact(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
-
-
-def restore_redacted(new: Any, old: Any, path: str = "options") -> Any:
-    """Options sent back as the API showed them: each masked credential keeps its stored value.
-
-    A client that reads a source, edits one option and sends the options back must not overwrite
-    its token with `***`; a masked value with nothing stored behind it is an error.
-    """
-    if isinstance(new, dict):
-        previous = old if isinstance(old, dict) else {}
-        return {key: restore_redacted(item, previous.get(key), f"{path}.{key}") for key, item in new.items()}
-    if isinstance(new, list):
-        previous_items = old if isinstance(old, list) and len(old) == len(new) else [None] * len(new)
-        return [
-            restore_redacted(item, before, f"{path}[{index}]")
-            for index, (item, before) in enumerate(zip(new, previous_items, strict=True))
-        ]
-    if new == REDACTED:
-        if old is None or old == REDACTED:
-            raise ValueError(f"{path} is {REDACTED!r} (masked) and no value is stored: send the real value")
-        return old
-    return new
 
 
 class SourceRead(BaseModel):

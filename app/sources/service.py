@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from app.core.bulk import dialect_insert
 from app.core.errors import BadRequest, Conflict, NotFound
+from app.core.masking import restore_redacted
 from app.core.urls import check_url
 from app.sources.models import Source, SourceRun
-from app.sources.schemas import SourceCreate, SourceUpdate, restore_redacted
+from app.sources.schemas import SourceCreate, SourceUpdate
 from collectors.base import ConfigError
 from collectors.registry import KINDS, get_collector
 

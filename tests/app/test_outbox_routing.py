@@ -105,7 +105,7 @@ def test_shrink_levels_cut_the_notice_down() -> None:
             "https://open.feishu.cn/open-apis/bot/v2/hook/2c3b1f0e-9b2a-4c1d-8e7f-0a1b2c3d4e5f",
             "https://open.feishu.cn/open-apis/bot/v2/hook/2c3b***",
         ),
-        ("https://user:pw@example.com/hooks/yuqing", "https://example.com/hooks/yuqing"),
+        ("https://user:pw@example.com/hooks/yuqing", "https://user:***@example.com/hooks/yuqing"),
     ],
 )
 def test_mask_url(url, masked) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,128 @@
+"""`yuqing secrets …`: generate a key, check every stored secret opens, rotate to a new key.
+
+Rotation re-encrypts every encrypted column in one transaction (app/core/secrets.py):
+
+- key file (the SQLite default, or YUQING_SECRET_KEY_FILE): a new key is written first in the file
+  with the old one after it, every secret is re-encrypted under the new key, then the old key is
+  removed from the file. A crash at any step leaves a file that opens everything stored.
+- YUQING_SECRET_KEY: set it to `NEW,OLD`, run `yuqing secrets rotate`, then set it to `NEW`.
+
+Stop every Yuqing process first: a running process keeps the keys it started with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import typer
+from sqlalchemy import text
+
+from app.cli import _auto_migrate, _setup, cli, settings_or_exit
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.secrets import (
+    Keyring,
+    SecretsError,
+    check_readable,
+    encrypted_columns,
+    generate_key,
+    reseal_all,
+    resolve_keyring,
+    write_key_file,
+)
+from app.models import metadata
+
+secrets_cli = typer.Typer(help="Encryption of channel and source credentials at rest.", no_args_is_help=True)
+cli.add_typer(secrets_cli, name="secrets")
+
+
+def verify(settings: Settings) -> int:
+    """How many secrets are stored; SecretsError naming every one the configured key cannot open."""
+    db = Database(settings.database_url, keyring=resolve_keyring(settings))
+    try:
+        with db.engine.connect() as connection:
+            return check_readable(connection, encrypted_columns(metadata), db.keyring)
+    finally:
+        db.dispose()
+
+
+def _reseal(settings: Settings, keyring: Keyring) -> int:
+    db = Database(settings.database_url, keyring=keyring)
+    spec = encrypted_columns(metadata)
+    try:
+        with db.engine.begin() as connection:
+            if db.is_sqlite:
+                connection.exec_driver_sql("PRAGMA secure_delete=ON")
+            else:  # no concurrent write may slip between reading and re-encrypting a row
+                connection.execute(text(f"LOCK TABLE {', '.join(spec)} IN EXCLUSIVE MODE"))
+            return reseal_all(connection, spec, keyring)
+    finally:
+        db.dispose()
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What a rotation did."""
+
+    count: int
+    message: str
+
+
+def rotate(settings: Settings) -> Rotation:
+    """Re-encrypt every stored secret under a new key (see the module docstring for the procedure)."""
+    keyring = resolve_keyring(settings)
+    if keyring.key_file is not None:
+        path = keyring.key_file
+        keys = keyring.keys if len(keyring.keys) > 1 else (generate_key(), *keyring.keys)
+        try:
+            write_key_file(path, keys)
+        except OSError as exc:
+            raise SecretsError(f"cannot write the key file {path}: {exc.strerror or exc}") from None
+        count = _reseal(settings, Keyring(keys, origin=keyring.origin, key_file=path))
+        write_key_file(path, keys[:1])
+        return Rotation(count, f"re-encrypted {count} secret(s) under a new key; {path} holds only that key")
+    if len(keyring.keys) < 2:
+        raise SecretsError(
+            "YUQING_SECRET_KEY holds one key: set it to NEW,OLD (NEW from `yuqing secrets generate-key`), "
+            "run `yuqing secrets rotate`, then set it to NEW alone"
+        )
+    count = _reseal(settings, keyring)
+    return Rotation(
+        count,
+        f"re-encrypted {count} secret(s) under the first key of YUQING_SECRET_KEY; "
+        "now set YUQING_SECRET_KEY to that key alone and start Yuqing",
+    )
+
+
+@secrets_cli.command("generate-key")
+def generate_key_command() -> None:
+    """Print a new random key for YUQING_SECRET_KEY or a key file."""
+    typer.echo(generate_key())
+
+
+@secrets_cli.command("check")
+def check_command() -> None:
+    """Check that every stored secret opens with the configured key."""
+    settings = settings_or_exit()
+    _setup(settings)
+    _auto_migrate(settings)
+    try:
+        count = verify(settings)
+    except SecretsError as exc:
+        typer.echo(f"yuqing: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"all {count} stored secret(s) open with the key from {resolve_keyring(settings).origin}")
+
+
+@secrets_cli.command("rotate")
+def rotate_command() -> None:
+    """Re-encrypt every stored secret under a new key, in one transaction (stop Yuqing first)."""
+    settings = settings_or_exit()
+    _setup(settings)
+    _auto_migrate(settings)
+    try:
+        rotation = rotate(settings)
+    except SecretsError as exc:
+        typer.echo(f"yuqing: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(rotation.message)
