@@ -80,15 +80,29 @@ def import_file(
     batch: Annotated[int, typer.Option(help="Posts per transaction.")] = 500,
 ) -> None:
     """Import posts from JSONL or CSV with the same validation as push."""
+    from app.core.errors import AppError
     from app.importer import import_posts
 
-    services = _services()
-    if not file.exists():
-        typer.echo(f"yuqing: {file} does not exist", err=True)
+    if not file.is_file():
+        typer.echo(f"yuqing: {file} does not exist or is not a file", err=True)
         raise typer.Exit(2)
-    report = import_posts(services.pipeline, file, source, batch_size=batch)
-    typer.echo(f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}")
+    services = _services()
+    try:
+        report = import_posts(services.pipeline, file, source, batch_size=batch)
+    except AppError as exc:  # e.g. the source exists and is not a push source
+        typer.echo(f"yuqing: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}, "
+        f"adjusted {len(report.adjusted)}"
+    )
     for rejected in report.rejected[:50]:
         typer.echo(f"  line {rejected.index}: {rejected.error}", err=True)
     if len(report.rejected) > 50:
         typer.echo(f"  … and {len(report.rejected) - 50} more", err=True)
+    for adjusted in report.adjusted[:50]:
+        stored = adjusted.value or "(dropped)"
+        line = f"  line {adjusted.index}: {adjusted.field} {adjusted.original} → {stored}: {adjusted.reason}"
+        typer.echo(line, err=True)
+    if len(report.adjusted) > 50:
+        typer.echo(f"  … and {len(report.adjusted) - 50} more adjusted", err=True)

@@ -12,18 +12,20 @@ from typing import Any
 from rich.progress import Progress
 
 from app.pipeline import Pipeline
-from app.posts.schemas import RejectedPost
+from app.posts.schemas import AdjustedPost, RejectedPost
 
 _ENGAGEMENT_PREFIX = "engagement."
 
 
 @dataclass
 class ImportReport:
-    """Totals of an import; `index` in rejections is the 1-based line (JSONL) or data row (CSV)."""
+    """Totals of an import; `index` in rejections and adjustments is the 1-based line (JSONL) or
+    row (CSV, counting the header as row 1)."""
 
     accepted: int = 0
     duplicates: int = 0
     rejected: list[RejectedPost] = field(default_factory=list)
+    adjusted: list[AdjustedPost] = field(default_factory=list)
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
@@ -106,3 +108,5 @@ def _flush(pipeline: Pipeline, source: str, batch: list[tuple[int, Any]], report
     report.duplicates += result.duplicates
     for rejected in result.rejected:
         report.rejected.append(RejectedPost(index=batch[rejected.index][0], error=rejected.error))
+    for adjusted in result.adjusted:
+        report.adjusted.append(adjusted.model_copy(update={"index": batch[adjusted.index][0]}))

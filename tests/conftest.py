@@ -71,9 +71,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """Settings for tests: loopback allowed, no politeness delay, no background scheduler."""
+    """Settings for tests: loopback allowed, no politeness delay, no background scheduler, and a
+    retention window of a century, since the recorded feeds are years old (tests of the window set
+    their own)."""
     return load_settings(
         database_url=database_url,
+        retention_days=36500,
         url_allowlist=["127.0.0.0/8", "localhost"],
         collect_host_interval_seconds=0,
         collect_timeout_seconds=5,

@@ -35,7 +35,7 @@ class Post(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     engagement: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    engagement_total: Mapped[int] = mapped_column(Integer, default=0)
+    engagement_total: Mapped[int] = mapped_column(BigInteger, default=0)
     sentiment: Mapped[str | None] = mapped_column(String(10))
     sentiment_score: Mapped[float | None] = mapped_column(Float)
     keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)

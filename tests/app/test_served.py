@@ -129,3 +129,19 @@ def test_a_chunked_body_at_the_limit_is_read_whole(served) -> None:  # type: ign
         response = client.post("/api/v1/posts", content=pieces, headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert response.json()["accepted"] + response.json()["duplicates"] == 1
+
+
+def test_a_post_whose_time_overflows_is_rejected_alone_and_the_connection_stays_usable(served) -> None:  # type: ignore[no-untyped-def]
+    posts = [
+        {"id": "overflow-west", "text": "时间溢出", "published_at": "9999-12-31T23:00:00-08:00"},
+        {"id": "overflow-east", "text": "时间溢出", "published_at": "0001-01-01T00:00:00+08:00"},
+        {"id": "fine", "text": "同一批里正常的帖子"},
+    ]
+    with httpx.Client(base_url=served.server.base_url, headers=served.headers, timeout=30) as client:
+        first = client.post("/api/v1/posts", json={"source": "overflow", "posts": posts})
+        assert first.status_code == 200, first.text
+        assert [r["index"] for r in first.json()["rejected"]] == [0, 1]
+        assert first.json()["accepted"] == 1
+        assert first.headers.get("connection", "").lower() != "close"
+        second = client.post("/api/v1/posts", json={"source": "overflow", "posts": [{"text": "下一条"}]})
+        assert second.status_code == 200 and second.json()["accepted"] == 1
