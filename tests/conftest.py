@@ -17,6 +17,14 @@ from app.core.migrate import upgrade
 from tests.support.loopback import loopback_server  # noqa: F401  (fixture for every test package)
 
 PG_URL = os.environ.get("YUQING_TEST_DATABASE_URL", "")
+
+# The suite runs on its own settings: no .env of the working directory and no YUQING_* variable of
+# the caller's shell reach it or the processes it starts (YUQING_TEST_* and YUQING_BENCH_* choose
+# test databases and stay).
+for _name in [n for n in os.environ if n.startswith("YUQING_")]:
+    if not _name.startswith(("YUQING_TEST_", "YUQING_BENCH_")):
+        del os.environ[_name]
+os.environ["YUQING_ENV_FILE"] = ""
 BACKENDS = ["sqlite", "postgres"]
 
 
