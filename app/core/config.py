@@ -155,7 +155,7 @@ def env_file() -> str | None:
 def load_settings(**overrides: object) -> Settings:
     """Load settings, turning validation errors into one readable line."""
     try:
-        return Settings(_env_file=env_file(), **overrides)  # type: ignore[arg-type]
+        return Settings(_env_file=env_file(), **overrides)  # type: ignore[arg-type,call-arg]
     except ValidationError as exc:
         problems = "; ".join(
             f"YUQING_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
