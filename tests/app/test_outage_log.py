@@ -15,6 +15,7 @@ import pytest
 
 from app.core.config import load_settings
 from app.core.db import Database
+from tests.conftest import _truncate_all
 
 
 class Relay:
@@ -80,7 +81,8 @@ class Relay:
 
 @pytest.fixture
 def relayed_url(pg_migrated: str) -> Iterator[tuple[str, Relay]]:
-    """The PostgreSQL test database reached through a relay."""
+    """The PostgreSQL test database, emptied, reached through a relay."""
+    _truncate_all(pg_migrated)
     parts = urlsplit(pg_migrated)
     relay = Relay((parts.hostname or "127.0.0.1", parts.port or 5432))
     relay.restore()
