@@ -45,6 +45,12 @@ def analyze(
     output: Annotated[str, typer.Option("--output", "-o", help="JSONL output, or '-'.")] = "-",
 ) -> None:
     """Add sentiment, sentiment_score, keywords and simhash to every JSONL line; bad lines get 'error'."""
+    if input != "-" and not Path(input).is_file():
+        typer.echo(f"yuqing: {input} does not exist or is not a file", err=True)
+        raise typer.Exit(2)
+    if output != "-" and not Path(output).resolve().parent.is_dir():
+        typer.echo(f"yuqing: the folder of {output} does not exist", err=True)
+        raise typer.Exit(2)
     from analysis.analyze import analyze_records
     from analysis.sentiment import SentimentModel
     from analysis.tokenize import default_tokenizer

@@ -80,16 +80,20 @@ def import_file(
     batch: Annotated[int, typer.Option(help="Posts per transaction.")] = 500,
 ) -> None:
     """Import posts from JSONL, CSV or Excel with the same validation as push."""
+    from app.core.errors import AppError
     from app.importer import ImportFileError, import_posts
 
-    services = _services()
-    if not file.exists():
-        typer.echo(f"yuqing: {file} does not exist", err=True)
+    if not file.is_file():
+        typer.echo(f"yuqing: {file} does not exist or is not a file", err=True)
         raise typer.Exit(2)
+    services = _services()
     try:
         report = import_posts(services.pipeline, file, source, batch_size=batch)
     except ImportFileError as exc:
         typer.echo(f"yuqing: {file}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except AppError as exc:  # e.g. the source exists and is not a push source
+        typer.echo(f"yuqing: {exc.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(
         f"accepted {report.accepted}, duplicates {report.duplicates}, rejected {len(report.rejected)}, "

@@ -30,24 +30,13 @@ from openpyxl.utils.exceptions import InvalidFileException
 from rich.progress import Progress
 
 from app.pipeline import Pipeline
-from app.posts.schemas import RejectedPost
+from app.posts.schemas import AdjustedPost, RejectedPost
 from collectors.charset import BOMS, detect_charset
 from collectors.values import parse_time_detail
 from collectors.zeeschuimer import CaptureError, is_capture, map_capture
 
 _ENGAGEMENT_PREFIX = "engagement."
 CHINESE_CODECS = frozenset({"gb18030", "gbk", "gb2312"})  # GB18030 reads all three
-
-
-@dataclass(frozen=True)
-class AdjustedRow:
-    """A row imported with something read into it: which field, from what, to what, and why."""
-
-    index: int
-    field: str
-    original: str
-    value: str
-    reason: str
 
 
 @dataclass
@@ -57,7 +46,7 @@ class ImportReport:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[RejectedPost] = field(default_factory=list)
-    adjusted: list[AdjustedRow] = field(default_factory=list)
+    adjusted: list[AdjustedPost] = field(default_factory=list)
     encoding: str = "utf-8"
 
 
@@ -174,7 +163,7 @@ def read_rows(path: Path) -> tuple[Iterator[tuple[int, Any]], str]:
     return _jsonl_rows(text), encoding
 
 
-def read_times(number: int, item: Any, *, zone: ZoneInfo, now: datetime, adjusted: list[AdjustedRow]) -> Any:
+def read_times(number: int, item: Any, *, zone: ZoneInfo, now: datetime, adjusted: list[AdjustedPost]) -> Any:
     """The row with `published_at` read as a UTC ISO time (zone assumed, year inferred: noted in
     `adjusted`); a time that cannot be read becomes a ValueError naming the row."""
     if not isinstance(item, dict) or item.get("published_at") in (None, ""):
@@ -195,7 +184,17 @@ def read_times(number: int, item: Any, *, zone: ZoneInfo, now: datetime, adjuste
     if notes and not isinstance(raw, str | datetime):
         notes = []
     if notes:
-        adjusted.append(AdjustedRow(number, "published_at", str(raw), value, "；".join(notes)))
+        adjusted.append(
+            AdjustedPost.model_validate(
+                {
+                    "index": number,
+                    "field": "published_at",
+                    "from": str(raw),
+                    "to": value,
+                    "reason": "；".join(notes),
+                }
+            )
+        )
     return {**item, "published_at": value}
 
 
@@ -250,3 +249,5 @@ def _flush(pipeline: Pipeline, source: str, batch: list[tuple[int, Any]], report
     report.duplicates += result.duplicates
     for rejected in result.rejected:
         report.rejected.append(RejectedPost(index=batch[rejected.index][0], error=rejected.error))
+    for adjusted in result.adjusted:
+        report.adjusted.append(adjusted.model_copy(update={"index": batch[adjusted.index][0]}))

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.errors import error_body, install_error_handlers
 from app.core.modules import import_if_present
@@ -63,17 +64,11 @@ def create_app(
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    limit = settings.max_body_bytes
-
     @app.middleware("http")
     async def request_context(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            body = error_body("payload_too_large", f"request body is over the {limit} byte limit")
-            return JSONResponse(body, status_code=413)
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
@@ -85,6 +80,8 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # outermost: the body limit holds before any other middleware or route reads the stream
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
 
 ROUTER_MODULES = (

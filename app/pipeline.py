@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,9 +24,10 @@ from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.posts import ingest
 from app.posts import queue as ingest_queue
+from app.posts.admission import Admitted, admit_many
 from app.posts.analyzer import PostAnalyzer
 from app.posts.ingest import IngestResult, StoredPost, ingest_posts
-from app.posts.schemas import PushPost, PushResult, RejectedPost
+from app.posts.schemas import AdjustedPost, PushPost, PushResult, RejectedPost
 from app.sources import service as sources
 from app.sources.models import Source
 from app.sources.schemas import RunSummary
@@ -65,19 +66,43 @@ def push_to_raw(post: PushPost) -> RawPost:
     )
 
 
-def validate_posts(items: Iterable[Any], offset: int = 0) -> tuple[list[RawPost], list[RejectedPost]]:
-    """Validate each item on its own: good ones become RawPosts, bad ones get a per-row error."""
-    good: list[RawPost] = []
+@dataclass
+class Validated:
+    """A batch after validation and admission: posts to store, adjustments and rejections by index."""
+
+    posts: list[RawPost]
+    adjusted: list[AdjustedPost]
+    rejected: list[RejectedPost]
+
+
+def validate_posts(
+    items: Sequence[Any], *, now: datetime, retention: timedelta, offset: int = 0
+) -> Validated:
+    """Validate each item on its own and admit it (`app/posts/admission.py`): good ones become
+    RawPosts, possibly adjusted (reported), bad ones get a per-row error."""
+    parsed: list[RawPost] = []
+    indexes: list[int] = []
     rejected: list[RejectedPost] = []
     for index, item in enumerate(items, start=offset):
         if not isinstance(item, dict):
             rejected.append(RejectedPost(index=index, error="post must be a JSON object"))
             continue
         try:
-            good.append(push_to_raw(PushPost.model_validate(item)))
+            parsed.append(push_to_raw(PushPost.model_validate(item)))
         except ValidationError as exc:
             rejected.append(RejectedPost(index=index, error=describe_validation_error(exc)))
-    return good, rejected
+            continue
+        indexes.append(index)
+    admitted = admit_many(parsed, now=now, retention=retention, indexes=indexes)
+    rejected.extend(RejectedPost(index=r.index, error=r.reason) for r in admitted.refused)
+    rejected.sort(key=lambda r: r.index)
+    adjusted = [
+        AdjustedPost.model_validate(
+            {"index": a.index, "field": a.field, "from": a.original, "to": a.value, "reason": a.reason}
+        )
+        for a in admitted.adjusted
+    ]
+    return Validated(posts=admitted.posts, adjusted=adjusted, rejected=rejected)
 
 
 @dataclass
@@ -108,6 +133,11 @@ class Pipeline:
         return self._analyzer
 
     @property
+    def retention(self) -> timedelta:
+        """How far back a post may be published and still be stored (the retention window)."""
+        return timedelta(days=self.settings.retention_days)
+
+    @property
     def analyzer_loaded(self) -> bool:
         """Whether the analyser has been created in this process."""
         return self._analyzer is not None
@@ -133,7 +163,8 @@ class Pipeline:
         Inline, the posts are analysed and stored before the answer; with `queue_pushes` the new
         ones are queued durably for a worker and counted as `accepted` and `queued`.
         """
-        good, rejected = validate_posts(items)
+        validated = validate_posts(items, now=self.clock(), retention=self.retention)
+        good, rejected = validated.posts, validated.rejected
         queued = 0
         with self.db.session() as session:
             source = sources.ensure_push_source(session=session, name=source_name)
@@ -156,7 +187,11 @@ class Pipeline:
             _count(source_name, result, rejected=len(rejected))
         self._committed(result)
         return PushResult(
-            accepted=result.new + queued, duplicates=result.duplicates, rejected=rejected, queued=queued
+            accepted=result.new + queued,
+            duplicates=result.duplicates,
+            rejected=rejected,
+            queued=queued,
+            adjusted=validated.adjusted,
         )
 
     def ingest_queued(self, owner: str) -> int | None:
@@ -249,7 +284,8 @@ class Pipeline:
             source = sources.get(session=session, source_id=source_id)
             if isinstance(outcome, Exception):
                 return self._record_failure(session, source, started, outcome)
-            result = self.store(session, source.id, outcome.posts) if outcome.posts else IngestResult()
+            admitted = admit_many(outcome.posts, now=self.clock(), retention=self.retention)
+            result = self.store(session, source.id, admitted.posts) if admitted.posts else IngestResult()
             status = "not_modified" if outcome.not_modified else "ok"
             source.state = outcome.state.to_dict()
             finished = self.clock()
@@ -271,7 +307,7 @@ class Pipeline:
                 new=result.new,
                 duplicates=result.duplicates,
                 not_modified=outcome.not_modified,
-                warnings=outcome.warnings[:20],
+                warnings=[*outcome.warnings, *admission_notes(admitted)][:20],
             )
 
     def _committed(self, result: IngestResult) -> None:
@@ -297,6 +333,16 @@ class Pipeline:
         retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
         source.next_run_at = next_run(source, finished, retry_after=retry_after, failed=True)
         return RunSummary(source_id=source.id, source=source.name, status="error", error=message)
+
+
+def admission_notes(admitted: Admitted) -> list[str]:
+    """Run warnings for collected posts that were refused or adjusted (item = position in the feed)."""
+    notes = [f"item {r.index}: not stored: {r.reason}" for r in admitted.refused]
+    notes += [
+        f"item {a.index}: {a.field} {a.original} stored as {a.value or '(dropped)'}: {a.reason}"
+        for a in admitted.adjusted
+    ]
+    return notes
 
 
 def _count(source: str, result: IngestResult, *, rejected: int) -> None:

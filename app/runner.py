@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 
 import uvicorn
 
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 class RoleError(RuntimeError):
-    """The requested role cannot run with this configuration."""
+    """The requested role cannot run with this configuration (or cannot listen where asked)."""
 
 
 def check_role(settings: Settings, role: str) -> None:
@@ -29,13 +30,34 @@ def check_role(settings: Settings, role: str) -> None:
         )
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """Take the listening address before anything starts; a taken port is one clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise RoleError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); every `yuqing serve` process on "
+            "one machine, whatever its role (workers and schedulers serve /healthz, /readyz and "
+            "/metrics too), needs its own --port"
+        ) from None
+    return sock
+
+
 def run_server(settings: Settings, *, host: str, port: int, role: str = "all") -> None:
-    """Migrate an embedded SQLite store, then serve until SIGTERM/SIGINT (graceful)."""
+    """Bind, migrate an embedded SQLite store, then serve until SIGTERM/SIGINT (graceful).
+
+    The port is bound first, so a process that cannot listen exits before any background job starts.
+    """
     from app.main import create_app
     from app.secrets_commands import verify as verify_secrets
 
     try:
         check_role(settings, role)
+        sock = bind(host, port)
     except RoleError as exc:
         raise SystemExit(f"yuqing: {exc}") from None
     if settings.is_sqlite:
@@ -52,4 +74,5 @@ def run_server(settings: Settings, *, host: str, port: int, role: str = "all") -
         port,
         "SQLite" if settings.is_sqlite else "PostgreSQL",
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=20)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=20)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -140,29 +140,24 @@ class SchedulerLock:
 
         A held lock is checked first: if its connection died (the database restarted), the lock went
         with it, so it is taken again — or not, when another process was quicker. While the database
-        is unreachable nobody holds it and this returns False.
+        is unreachable nobody holds it and the database error is raised (callers report the outage).
         """
         if self.db.is_sqlite:
             return True
         if self._connection is not None:
             if self._alive():
                 return True
-            log.warning("the scheduler lock's database connection was lost; taking the lock again")
+            log.info("the scheduler lock's database connection was lost; taking the lock again")
             self.release()
-        try:
-            connection = self.db.engine.connect()
-        except DBAPIError as exc:
-            log.warning("database unavailable, scheduler jobs wait: %s", type(exc.orig).__name__)
-            return False
+        connection = self.db.engine.connect()
         try:
             got = connection.execute(
                 text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}
             ).scalar()
             connection.commit()  # the lock is the session's; leave no transaction open while holding it
-        except DBAPIError as exc:
-            log.warning("database unavailable, scheduler jobs wait: %s", type(exc.orig).__name__)
+        except DBAPIError:
             connection.close()
-            return False
+            raise
         if got:
             self._connection = connection  # type: ignore[assignment]
             return True

@@ -22,6 +22,7 @@ from app.alerts.engine import AlertEngine, EngineConfig
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.modules import import_if_present
+from app.core.outage import Outage, is_database_error
 from app.core.secrets import resolve_keyring
 from app.core.urls import address_check, resolve_for_connect
 from app.pipeline import Pipeline
@@ -58,6 +59,7 @@ class Services:
     retag_hooks: list[Any] = field(default_factory=list)
     dispatch_task: asyncio.Task[None] | None = None
     role: str = "all"
+    outage: Outage = field(default_factory=Outage)
     _stopping: bool = False
     _ingest_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -93,16 +95,22 @@ class Services:
             worker=worker,
             lock=SchedulerLock(db),
             write_notice=engine.write_notice,
+            outage=Outage(),
         )
         services.retag_hooks.append(lambda session, topic_id: rollups.rebuild(session, topic_id))
         dispatcher_module = import_if_present("app.channels.dispatcher")
         if dispatcher_module is not None:
-            services.dispatcher = dispatcher_module.Dispatcher(db=db, settings=settings)
+            services.dispatcher = dispatcher_module.Dispatcher(
+                db=db, settings=settings, outage=services.outage
+            )
             pipeline.after_commit.append(services.dispatcher.wake)
         return services
 
     def jobs(self, role: str) -> list[Job]:
-        """The periodic jobs a role runs."""
+        """The periodic jobs a role runs, each reporting database outages to `outage`."""
+        return [(self._reporting(name, job), seconds, name) for job, seconds, name in self._jobs(role)]
+
+    def _jobs(self, role: str) -> list[Job]:
         if not self.settings.scheduler_enabled:
             return []
         jobs: list[Job] = []
@@ -128,9 +136,12 @@ class Services:
             while not self._stopping and time.monotonic() < deadline:
                 try:
                     count = await asyncio.to_thread(self.pipeline.ingest_queued, self.worker.owner)
-                except Exception:  # the database may be down; leases expire and batches are retried
-                    log.exception("could not claim or store a queued push batch")
+                except Exception as exc:  # the database may be down; leases expire, batches are retried
+                    if not is_database_error(exc):
+                        raise
+                    self.outage.failed("store-queued-pushes", exc)
                     break
+                self.outage.succeeded()
                 if count is None:
                     break
                 stored += count
@@ -141,11 +152,26 @@ class Services:
             got = await asyncio.to_thread(self.lock.acquire)
             if not got:
                 return None
+            return await asyncio.to_thread(job)
+
+        return run
+
+    def _reporting(self, name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+        """A job whose database errors count towards one outage (one log line when it starts and one
+        when it ends) and whose other errors are logged with their traceback; neither stops the job."""
+
+        async def run() -> object:
             try:
-                return await asyncio.to_thread(job)
-            except Exception:  # one failing job run must not stop the scheduler
-                log.exception("scheduled job failed")
+                result = await job()
+            except Exception as exc:
+                if is_database_error(exc):
+                    self.outage.failed(name, exc)
+                else:
+                    log.exception("scheduled job %s failed", name)
                 return None
+            if name != "store-queued-pushes":  # reports its own database use
+                self.outage.succeeded()
+            return result
 
         return run
 

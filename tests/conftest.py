@@ -17,6 +17,14 @@ from app.core.migrate import upgrade
 from tests.support.loopback import loopback_server  # noqa: F401  (fixture for every test package)
 
 PG_URL = os.environ.get("YUQING_TEST_DATABASE_URL", "")
+
+# The suite runs on its own settings: no .env of the working directory and no YUQING_* variable of
+# the caller's shell reach it or the processes it starts (YUQING_TEST_* and YUQING_BENCH_* choose
+# test databases and stay).
+for _name in [n for n in os.environ if n.startswith("YUQING_")]:
+    if not _name.startswith(("YUQING_TEST_", "YUQING_BENCH_")):
+        del os.environ[_name]
+os.environ["YUQING_ENV_FILE"] = ""
 BACKENDS = ["sqlite", "postgres"]
 # PostgreSQL has no "beside the database" for a key file; test processes (and the servers they
 # start) share this key. SQLite tests without it use the key file created beside each database.
@@ -76,9 +84,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    """Settings for tests: loopback allowed, no politeness delay, no background scheduler."""
+    """Settings for tests: loopback allowed, no politeness delay, no background scheduler, and a
+    retention window of a century, since the recorded feeds are years old (tests of the window set
+    their own)."""
     return load_settings(
         database_url=database_url,
+        retention_days=36500,
         url_allowlist=["127.0.0.0/8", "localhost"],
         collect_host_interval_seconds=0,
         collect_timeout_seconds=5,

@@ -268,7 +268,7 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("engagement_total", sa.Integer(), nullable=False),
+        sa.Column("engagement_total", sa.BigInteger(), nullable=False),
         sa.Column("sentiment", sa.String(length=10), nullable=True),
         sa.Column("sentiment_score", sa.Float(), nullable=True),
         sa.Column("sentiment_model", sa.String(length=10), nullable=True),

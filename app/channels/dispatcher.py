@@ -38,6 +38,7 @@ from app.channels.notice import Notice, make_digest
 from app.channels.sending import SendReport, describe, send_notice
 from app.core.config import Settings
 from app.core.db import Database, utcnow
+from app.core.outage import Outage, is_database_error
 from app.core.urls import outgoing_client
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,10 @@ class Dispatcher:
         client: httpx.AsyncClient | None = None,
         owner: str | None = None,
         rng: random.Random | None = None,
+        outage: Outage | None = None,
     ) -> None:
         self.db, self.settings, self.clock = db, settings, clock
+        self.outage = outage or Outage()
         self.owner = owner or worker_name()
         self.rng = rng or random.Random()
         self._client, self._own_client = client, client is None
@@ -104,8 +107,13 @@ class Dispatcher:
         while True:
             try:
                 await self.tick()
-            except Exception:  # a broken tick must not stop delivery for good
-                log.exception("dispatcher tick failed")
+            except Exception as exc:  # a broken tick must not stop delivery for good
+                if is_database_error(exc):
+                    self.outage.failed("dispatcher", exc)  # one line per outage, not one per tick
+                else:
+                    log.exception("dispatcher tick failed")
+            else:
+                self.outage.succeeded()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
             except TimeoutError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -13,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///./data/yuqing.db"
+ENV_FILE_VARIABLE = "YUQING_ENV_FILE"  # which .env file to read; empty: none (the test suite sets this)
 
 
 class Settings(BaseSettings):
@@ -196,10 +198,15 @@ class SettingsError(RuntimeError):
     """Settings could not be loaded; the message is one clear line."""
 
 
+def env_file() -> str | None:
+    """The .env file settings are read from: `YUQING_ENV_FILE`, `.env` by default, none when empty."""
+    return os.environ.get(ENV_FILE_VARIABLE, ".env") or None
+
+
 def load_settings(**overrides: object) -> Settings:
     """Load settings, turning validation errors into one readable line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(_env_file=env_file(), **overrides)  # type: ignore[arg-type,call-arg]
     except ValidationError as exc:
         problems = "; ".join(
             f"YUQING_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()

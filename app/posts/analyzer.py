@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,7 +25,6 @@ from app.topics.models import Topic
 from collectors.base import RawPost
 
 log = logging.getLogger(__name__)
-FUTURE_TOLERANCE = timedelta(minutes=10)
 
 
 @dataclass
@@ -103,9 +102,7 @@ class PostAnalyzer:
         self, raw: RawPost, analysis: PostAnalysis, *, source_id: int, dedup_key: str, now: datetime
     ) -> dict[str, Any]:
         """The insert row for a new post."""
-        published = raw.published_at or now
-        if published > now + FUTURE_TOLERANCE:
-            published = now
+        published = raw.published_at or now  # checked and adjusted on the way in: app/posts/admission.py
         engagement = {k: int(v) for k, v in (raw.engagement or {}).items() if isinstance(v, int | float)}
         row = {
             "source_id": source_id,

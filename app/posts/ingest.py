@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.core.bulk import in_values, insert_ignore
 from app.posts import clusters
+from app.posts.admission import SENT_TIME_KEY
 from app.posts.models import Post, PostTopic
 from collectors.base import RawPost
 
@@ -33,7 +34,7 @@ def dedup_key(raw: RawPost) -> str:
     elif raw.url and raw.url.strip():
         key = "url:" + raw.url.strip()
     else:
-        published = raw.published_at.isoformat() if raw.published_at else ""
+        published = raw.extra.get(SENT_TIME_KEY) or (raw.published_at.isoformat() if raw.published_at else "")
         digest = hashlib.sha1(f"{raw.title or ''}\x1f{published}\x1f{raw.text}".encode()).hexdigest()
         return "hash:" + digest
     if len(key) > MAX_KEY:

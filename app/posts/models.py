@@ -35,7 +35,7 @@ class Post(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     engagement: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    engagement_total: Mapped[int] = mapped_column(Integer, default=0)
+    engagement_total: Mapped[int] = mapped_column(BigInteger, default=0)
     sentiment: Mapped[str | None] = mapped_column(String(10))  # the model's label, or an analyst's correction
     sentiment_score: Mapped[float | None] = mapped_column(Float)  # the model's polarity score
     # The model's label once an analyst has corrected `sentiment` (NULL: never corrected).

@@ -43,9 +43,14 @@ class PushPost(BaseModel):
     @field_validator("published_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC) if value is not None else None
+        if value is None or value.tzinfo is None:
+            return value if value is None else value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:00:00-08:00 is after the last representable instant
+            raise ValueError(
+                f"发布时间 {value.isoformat()} 换算为 UTC 后超出可表示的范围（公元 1 年至 9999 年）"
+            ) from None
 
 
 class PushRequest(BaseModel):
@@ -82,6 +87,18 @@ class RejectedPost(BaseModel):
     error: str
 
 
+class AdjustedPost(BaseModel):
+    """One value of an accepted post that was changed on the way in, and why (in Chinese)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    index: int = Field(description="Position of the post in the batch")
+    field: str = Field(description="The field changed, e.g. `published_at` or `engagement.likes`")
+    original: str = Field(alias="from", description="The value as sent")
+    value: str = Field(alias="to", description="The value stored")
+    reason: str
+
+
 class PushResult(BaseModel):
     """Outcome of a push: accepted (new), duplicates and per-post rejections."""
 
@@ -92,6 +109,11 @@ class PushResult(BaseModel):
         default=0,
         description="Of the accepted posts, how many wait for a worker's analysis (API processes "
         "that queue pushes); 0 when they were analysed and stored before this answer",
+    )
+    adjusted: list[AdjustedPost] = Field(
+        default_factory=list,
+        description="Values of accepted posts changed on the way in (e.g. a publication time in the "
+        "future set to the receipt time), one entry per change",
     )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from app.posts.models import Post
@@ -51,7 +53,7 @@ def test_push_keeps_good_posts_and_rejects_bad_ones_alone(client, db, write_head
     assert "text" in result["rejected"][3]["error"]
     assert _count(db, "crm") == 3
     again = client.post("/api/v1/posts", json={"source": "crm", "posts": GOOD}, headers=write_headers).json()
-    assert again == {"accepted": 0, "duplicates": 3, "rejected": [], "queued": 0}
+    assert again == {"accepted": 0, "duplicates": 3, "rejected": [], "queued": 0, "adjusted": []}
     assert _count(db, "crm") == 3
 
 
@@ -130,3 +132,109 @@ def test_import_jsonl_and_csv_with_per_row_errors(services, db, tmp_path: Path) 
     assert (report.accepted, report.duplicates) == (1, 1)
     assert [r.index for r in report.rejected] == [3, 4]
     assert _count(db, "files") == 3
+
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clocked(services, settings):  # type: ignore[no-untyped-def]
+    """The pipeline on a fixed clock with the default 90-day retention window."""
+    services.pipeline.clock = lambda: NOW
+    services.pipeline.settings = settings.model_copy(update={"retention_days": 90})
+    return services
+
+
+def _stored(db, external_id: str) -> Post | None:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        post = session.scalar(select(Post).where(Post.external_id == external_id))
+        if post is not None:
+            session.expunge(post)
+        return post
+
+
+def test_times_that_overflow_in_utc_are_rejected_alone_with_a_reason(
+    clocked, client, db, write_headers
+) -> None:  # type: ignore[no-untyped-def]
+    posts = [
+        {"id": "ok1", "text": "正常的一条", "published_at": "2026-11-30T08:00:00+08:00"},
+        {"id": "late", "text": "时间溢出（西八区）", "published_at": "9999-12-31T23:00:00-08:00"},
+        {"id": "early", "text": "时间溢出（东八区）", "published_at": "0001-01-01T00:00:00+08:00"},
+        {"id": "ok2", "text": "正常的另一条"},
+    ]
+    response = client.post("/api/v1/posts", json={"source": "times", "posts": posts}, headers=write_headers)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["accepted"] == 2
+    assert [r["index"] for r in result["rejected"]] == [1, 2]
+    assert all("published_at" in r["error"] and "UTC" in r["error"] for r in result["rejected"])
+    assert _stored(db, "ok1") is not None and _stored(db, "late") is None
+
+
+def test_future_times_are_adjusted_and_said_so_and_expired_ones_rejected(clocked, db) -> None:  # type: ignore[no-untyped-def]
+    future = NOW + timedelta(days=2)
+    posts = [
+        {
+            "id": "soon",
+            "text": "五分钟后的时间在容差内",
+            "published_at": (NOW + timedelta(minutes=5)).isoformat(),
+        },
+        {"id": "future", "text": "发布时间在两天以后", "published_at": future.isoformat()},
+        {"id": "ancient", "text": "公元一年的帖子", "published_at": "0001-01-02T00:00:00Z"},
+        {"id": "expired", "text": "一百天前的帖子", "published_at": (NOW - timedelta(days=100)).isoformat()},
+        {"id": "kept", "text": "八十九天前的帖子", "published_at": (NOW - timedelta(days=89)).isoformat()},
+    ]
+    result = clocked.pipeline.push("times", posts)
+    assert result.accepted == 3
+    assert [(r.index, "保留期" in r.error) for r in result.rejected] == [(2, True), (3, True)]
+    assert [(a.index, a.field, a.original, a.value) for a in result.adjusted] == [
+        (1, "published_at", future.isoformat(), NOW.isoformat())
+    ]
+    assert "接收时间" in result.adjusted[0].reason
+    answer = result.model_dump(mode="json")["adjusted"][0]
+    assert answer["from"] == future.isoformat() and answer["to"] == NOW.isoformat()
+    assert _stored(db, "future").published_at == NOW
+    assert _stored(db, "soon").published_at == NOW + timedelta(minutes=5)
+    assert _stored(db, "ancient") is None and _stored(db, "expired") is None
+    again = clocked.pipeline.push(
+        "times", [{"text": "无 id 的未来帖", "published_at": future.isoformat()}] * 2
+    )
+    assert (again.accepted, again.duplicates, len(again.adjusted)) == (1, 1, 2)
+
+
+def test_engagement_beyond_32_bits_is_stored_and_absurd_counts_are_rejected_alone(clocked, db) -> None:  # type: ignore[no-untyped-def]
+    posts = [
+        {
+            "id": "viral",
+            "text": "转发量超过 2^31 的帖子",
+            "engagement": {"reposts": 3_000_000_000, "likes": 2**33},
+        },
+        {"id": "absurd", "text": "互动数大得离谱", "engagement": {"likes": 2**64}},
+        {"id": "negative", "text": "互动数为负", "engagement": {"likes": -1}},
+        {"id": "normal", "text": "普通帖子", "engagement": {"likes": 3}},
+    ]
+    result = clocked.pipeline.push("counts", posts)
+    assert result.accepted == 2
+    assert [(r.index, "互动数" in r.error) for r in result.rejected] == [(1, True), (2, True)]
+    viral = _stored(db, "viral")
+    assert viral.engagement_total == 3_000_000_000 + 2**33
+    assert viral.engagement == {"reposts": 3_000_000_000, "likes": 2**33}
+
+
+def test_import_reports_adjusted_and_rejected_rows_by_line(clocked, db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from app.importer import import_posts
+
+    future = (NOW + timedelta(hours=3)).isoformat()
+    table = tmp_path / "posts.csv"
+    with table.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text", "published_at", "engagement.likes"])
+        writer.writerow(["i1", "未来时间的一行", future, "5"])
+        writer.writerow(["i2", "溢出的一行", "9999-12-31T23:00:00-08:00", ""])
+        writer.writerow(["i3", "过期的一行", "2001-01-01T00:00:00Z", ""])
+        writer.writerow(["i4", "正常的一行", "2026-11-30T00:00:00Z", "4000000000"])
+    report = import_posts(clocked.pipeline, table, "csv-times", batch_size=10, progress=False)
+    assert report.accepted == 2
+    assert [r.index for r in report.rejected] == [3, 4]
+    assert [(a.index, a.field, a.original) for a in report.adjusted] == [(2, "published_at", future)]
+    assert _stored(db, "i4").engagement_total == 4_000_000_000

@@ -80,7 +80,7 @@ def test_queued_push_is_durable_then_stored_once_by_a_worker(services, db) -> No
         )
         sentiments = dict(session.execute(select(Post.external_id, Post.sentiment)).all())
     assert tagged == 2
-    raws, _ = validate_posts(POSTS)
+    raws = validate_posts(POSTS, now=pipeline.clock(), retention=pipeline.retention).posts
     inline = pipeline.analyzer.analyze_many(raws)
     assert sentiments == {raw.external_id: a.sentiment for raw, a in zip(raws, inline, strict=True)}
     # Once stored, a push of the same posts is answered as duplicates without queueing.
