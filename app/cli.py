@@ -115,22 +115,13 @@ def _auto_migrate(settings: Settings) -> None:
         upgrade(settings.database_url)
 
 
-COMMAND_MODULES = (
-    "app.commands",
-    "app.analysis_commands",
-    "app.reports.commands",
-    "app.cases.commands",
-    "app.demo.commands",
-    "app.secrets_commands",
-)
-
-
 def main() -> None:
     """Console-script entry point."""
-    from app.core.modules import import_if_present
-
-    for name in COMMAND_MODULES:  # each module registers its commands on `cli` when imported
-        import_if_present(name)
+    # Each module registers its commands on `cli` when imported; imported here because they import `cli`.
+    from app import analysis_commands, commands, secrets_commands  # noqa: F401
+    from app.cases import commands as case_commands  # noqa: F401
+    from app.demo import commands as demo_commands  # noqa: F401
+    from app.reports import commands as report_commands  # noqa: F401
 
     try:
         cli()

@@ -12,13 +12,24 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app import metrics as metrics_router
+from app.alerts import router as alerts_router
+from app.audit import router as audit_router
+from app.cases import router as cases_router
+from app.channels import router as channels_router
 from app.core.body_limit import BodyLimitMiddleware
 from app.core.config import Settings, get_settings
 from app.core.errors import error_body, install_error_handlers
-from app.core.modules import import_if_present
+from app.demo import router as demo_router
+from app.keys import router as keys_router
 from app.keys.limiter import FailedAuthLimiter
+from app.posts import router as posts_router
+from app.posts import search_router
+from app.reports import router as reports_router
 from app.services import Services
 from app.sources import router as sources_router
+from app.topics import router as topics_router
+from app.web import router as web_router
 
 log = logging.getLogger(__name__)
 API_DESCRIPTION = """Yuqing (舆情) collects public posts and feeds, understands Chinese text, warns early
@@ -84,20 +95,21 @@ def _install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
 
 
-ROUTER_MODULES = (
-    "app.keys.router",
-    "app.sources.router",
-    "app.posts.router",
-    "app.posts.search_router",
-    "app.topics.router",
-    "app.alerts.router",
-    "app.channels.router",
-    "app.reports.router",
-    "app.cases.router",
-    "app.audit.router",
-    "app.metrics",
-    "app.demo.router",
-    "app.web.router",
+ROUTERS = (  # mounted in this order; the web router's catch-all routes come last
+    keys_router.router,
+    sources_router.router,
+    sources_router.preset_router,
+    posts_router.router,
+    search_router.router,
+    topics_router.router,
+    alerts_router.router,
+    channels_router.router,
+    reports_router.router,
+    cases_router.router,
+    audit_router.router,
+    metrics_router.router,
+    demo_router.router,
+    web_router.router,
 )
 
 
@@ -118,8 +130,5 @@ def _mount_routers(app: FastAPI) -> None:
             return JSONResponse(error_body("unavailable", "database unavailable"), status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
-    for name in ROUTER_MODULES:
-        module = import_if_present(name)
-        if module is not None:
-            app.include_router(module.router)
-    app.include_router(sources_router.preset_router)
+    for router in ROUTERS:
+        app.include_router(router)

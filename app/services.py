@@ -14,14 +14,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.orm import Session
 
 from analysis.sentiment import SentimentModel
 from app.alerts import rollups
 from app.alerts.engine import AlertEngine, EngineConfig
+from app.channels.dispatcher import Dispatcher
+from app.channels.outbox import Outbox
+from app.channels.reminders import write_reminders
 from app.core.config import Settings
 from app.core.db import Database, utcnow
-from app.core.modules import import_if_present
 from app.core.outage import Outage, is_database_error
 from app.core.secrets import resolve_keyring
 from app.core.urls import address_check, resolve_for_connect
@@ -53,10 +57,10 @@ class Services:
     fetcher: Fetcher
     worker: CollectionWorker
     lock: SchedulerLock
-    write_notice: Any = None
-    dispatcher: Any = None
-    scheduler: Any = None
-    retag_hooks: list[Any] = field(default_factory=list)
+    write_notice: Outbox
+    dispatcher: Dispatcher
+    scheduler: AsyncIOScheduler | None = None
+    retag_hooks: list[Callable[[Session, int], object]] = field(default_factory=list)
     dispatch_task: asyncio.Task[None] | None = None
     role: str = "all"
     outage: Outage = field(default_factory=Outage)
@@ -69,8 +73,7 @@ class Services:
     ) -> Services:
         """Wire the parts for these settings (nothing starts until `start`)."""
         db = db or Database(settings.database_url, keyring=resolve_keyring(settings))
-        outbox_module = import_if_present("app.channels.outbox")
-        write_notice = outbox_module.Outbox(settings) if outbox_module else None
+        write_notice = Outbox(settings)
         engine = AlertEngine(
             EngineConfig(
                 critical_terms=settings.critical_terms,
@@ -86,6 +89,9 @@ class Services:
         )
         fetcher = make_fetcher(settings)
         worker = CollectionWorker(pipeline, fetcher, concurrency=settings.collect_concurrency)
+        outage = Outage()
+        dispatcher = Dispatcher(db=db, settings=settings, outage=outage)
+        pipeline.after_commit.append(dispatcher.wake)
         services = cls(
             settings=settings,
             db=db,
@@ -94,16 +100,11 @@ class Services:
             fetcher=fetcher,
             worker=worker,
             lock=SchedulerLock(db),
-            write_notice=engine.write_notice,
-            outage=Outage(),
+            write_notice=write_notice,
+            dispatcher=dispatcher,
+            outage=outage,
         )
         services.retag_hooks.append(lambda session, topic_id: rollups.rebuild(session, topic_id))
-        dispatcher_module = import_if_present("app.channels.dispatcher")
-        if dispatcher_module is not None:
-            services.dispatcher = dispatcher_module.Dispatcher(
-                db=db, settings=settings, outage=services.outage
-            )
-            pipeline.after_commit.append(services.dispatcher.wake)
         return services
 
     def jobs(self, role: str) -> list[Job]:
@@ -179,8 +180,7 @@ class Services:
         """Judge every topic (closing buckets without new posts) and auto-resolve quiet incidents."""
         with self.db.session() as session:
             self.engine.tick(session, utcnow())
-        if self.dispatcher is not None:
-            self.dispatcher.wake()
+        self.dispatcher.wake()
 
     def retag_tick(self) -> int:
         """Re-tag stored posts of topics whose rule changed."""
@@ -188,11 +188,8 @@ class Services:
 
     def reminder_tick(self) -> None:
         """Remind channels of unacknowledged severe incidents."""
-        module = import_if_present("app.channels.reminders") or import_if_present("app.channels.outbox")
-        writer = getattr(module, "write_reminders", None) if module else None
-        if writer is not None and self.write_notice is not None:
-            with self.db.session() as session:
-                writer(session, utcnow(), self.write_notice)
+        with self.db.session() as session:
+            write_reminders(session, utcnow(), self.write_notice)
 
     def retention_tick(self) -> int:
         """Prune raw posts older than the retention period (rollups and incidents stay)."""
@@ -228,7 +225,7 @@ class Services:
         self.pipeline.queue_pushes = self.settings.queues_pushes(role)
         if role in ("all", "worker"):
             await asyncio.to_thread(lambda: self.pipeline.analyzer)  # load before the first batch
-        if role in ("all", "worker") and self.dispatcher is not None and self.settings.scheduler_enabled:
+        if role in ("all", "worker") and self.settings.scheduler_enabled:
             self.dispatch_task = asyncio.create_task(self.dispatcher.run(interval=DISPATCH_POLL_SECONDS))
         jobs = self.jobs(role)
         if not jobs:
@@ -250,8 +247,7 @@ class Services:
         async with self._ingest_lock:  # a batch being stored finishes; later ones stay queued
             pass
         await self.worker.drain()
-        if self.dispatcher is not None and hasattr(self.dispatcher, "aclose"):
-            await self.dispatcher.aclose()
+        await self.dispatcher.aclose()
         await self.fetcher.aclose()
         self.lock.release()
 

@@ -115,8 +115,7 @@ def resolve(
     """Resolve an incident; subscribed channels get a resolution notice."""
     services = request.app.state.services
     writer = services.write_notice
-    if services.dispatcher is not None:
-        tasks.add_task(services.dispatcher.wake)
+    tasks.add_task(services.dispatcher.wake)
     incident = incidents.resolve(
         session,
         incident_id,
