@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,9 @@ from app.posts.admission import Admitted, admit_many
 from app.posts.analyzer import PostAnalyzer
 from app.posts.ingest import IngestResult, StoredPost, ingest_posts
 from app.posts.schemas import AdjustedPost, PushPost, PushResult, RejectedPost
+from app.sources import hotlist
 from app.sources import service as sources
+from app.sources.hotlist import HotListChange, SnapshotItem
 from app.sources.models import Source
 from app.sources.schemas import RunSummary
 from collectors.base import CollectorError, CollectResult, RateLimitedError, RawPost, SourceSpec, SourceState
@@ -38,6 +40,8 @@ from collectors.registry import get_collector
 log = logging.getLogger(__name__)
 
 StoredHook = Callable[[Session, Sequence[StoredPost], datetime], None]
+SnapshotHook = Callable[[Session, Source, Sequence[HotListChange], datetime], None]
+HOTLIST_PLATFORM = "hotlist"  # the platform of every post a hot-list source stores
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -117,6 +121,7 @@ class Pipeline:
     settings: Settings
     analyzer_factory: Callable[[], PostAnalyzer] = PostAnalyzer
     hooks: list[StoredHook] = field(default_factory=list)
+    snapshot_hooks: list[SnapshotHook] = field(default_factory=list)  # hot-list moves (app/alerts/hotlist.py)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     clock: Callable[[], datetime] = utcnow
     queue_pushes: bool = False
@@ -285,7 +290,12 @@ class Pipeline:
             if isinstance(outcome, Exception):
                 return self._record_failure(session, source, started, outcome)
             admitted = admit_many(outcome.posts, now=self.clock(), retention=self.retention)
-            result = self.store(session, source.id, admitted.posts) if admitted.posts else IngestResult()
+            posts = admitted.posts
+            if source.hotlist:
+                posts = [replace(raw, platform=HOTLIST_PLATFORM) for raw in posts]
+            result = self.store(session, source.id, posts) if posts else IngestResult()
+            if source.hotlist and not outcome.not_modified:
+                self._hotlist_snapshot(session, source, outcome.posts, posts, admitted)
             status = "not_modified" if outcome.not_modified else "ok"
             source.state = outcome.state.to_dict()
             finished = self.clock()
@@ -309,6 +319,34 @@ class Pipeline:
                 not_modified=outcome.not_modified,
                 warnings=[*outcome.warnings, *admission_notes(admitted)][:20],
             )
+
+    def _hotlist_snapshot(
+        self,
+        session: Session,
+        source: Source,
+        listed: Sequence[RawPost],
+        stored: Sequence[RawPost],
+        admitted: Admitted,
+    ) -> None:
+        """Record the list's ranked snapshot (rank = position in the feed) and run the snapshot hooks."""
+        refused = {refusal.index for refusal in admitted.refused}
+        ranks = [position + 1 for position in range(len(listed)) if position not in refused]
+        keyed = [(rank, ingest.dedup_key(raw), raw) for rank, raw in zip(ranks, stored, strict=True)]
+        post_ids = ingest.post_ids(session, source.id, [key for _, key, _ in keyed])
+        items = [
+            SnapshotItem(
+                rank=rank,
+                key=key,
+                title=(raw.title or raw.text or "").strip()[:200],
+                url=raw.url,
+                post_id=post_ids.get(key),
+            )
+            for rank, key, raw in keyed
+        ]
+        now = self.clock()
+        changes = hotlist.record_snapshot(session, source.id, items, now)
+        for hook in self.snapshot_hooks:
+            hook(session, source, changes, now)
 
     def _committed(self, result: IngestResult) -> None:
         if result.new:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from analysis.sentiment import SentimentModel
 from app.alerts import rollups
 from app.alerts.engine import AlertEngine, EngineConfig
+from app.alerts.hotlist import HotListAlerts
 from app.channels.dispatcher import Dispatcher
 from app.channels.outbox import Outbox
 from app.channels.reminders import write_reminders
@@ -86,6 +87,7 @@ class Services:
             settings=settings,
             analyzer_factory=(lambda: analyzer) if analyzer is not None else partial(analyzer_for, settings),
             hooks=[engine.on_stored],
+            snapshot_hooks=[HotListAlerts(write_notice)],
         )
         fetcher = make_fetcher(settings)
         worker = CollectionWorker(pipeline, fetcher, concurrency=settings.collect_concurrency)

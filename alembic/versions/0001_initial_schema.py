@@ -106,6 +106,7 @@ def upgrade() -> None:
         ),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("media", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
+        sa.Column("hotlist", sa.Boolean(), server_default=sa.text("(false)"), nullable=False),
         sa.Column("demo", sa.Boolean(), nullable=False),
         sa.Column(
             "state",
@@ -453,6 +454,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_source_runs_started_at"), ["started_at"], unique=False)
 
     op.create_table(
+        "hotlist_entries",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=300), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("post_id", sa.BigInteger(), nullable=True),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.Column("best_rank", sa.Integer(), nullable=False),
+        sa.Column("on_list", sa.Boolean(), nullable=False),
+        sa.Column("stints", sa.Integer(), nullable=False),
+        sa.Column("first_seen_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("entered_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("left_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("minutes_on_list", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["sources.id"], name=op.f("fk_hotlist_entries_source_id_sources"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hotlist_entries")),
+        sa.UniqueConstraint("source_id", "key", name=op.f("uq_hotlist_entries_source_id_key")),
+    )
+    with op.batch_alter_table("hotlist_entries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_hotlist_entries_source_on_list", ["source_id", "on_list", "rank"], unique=False
+        )
+
+    op.create_table(
         "alerts",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("topic_id", sa.Integer(), nullable=False),
@@ -675,6 +704,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_delivery_attempts_channel_at")
 
     op.drop_table("delivery_attempts")
+    with op.batch_alter_table("hotlist_entries", schema=None) as batch_op:
+        batch_op.drop_index("ix_hotlist_entries_source_on_list")
+
+    op.drop_table("hotlist_entries")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_deliveries_notice_id"))
         batch_op.drop_index("ix_deliveries_due")

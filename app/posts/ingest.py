@@ -79,6 +79,18 @@ def _existing_keys(session: Session, source_id: int, keys: Sequence[str]) -> set
     return found
 
 
+def post_ids(session: Session, source_id: int, keys: Sequence[str]) -> dict[str, int]:
+    """The stored posts' ids by dedup key, for these keys of one source."""
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        stmt = select(Post.dedup_key, Post.id).where(
+            Post.source_id == source_id, in_values(session, Post.__table__.c.dedup_key, chunk)
+        )
+        found.update({key: post_id for key, post_id in session.execute(stmt)})
+    return found
+
+
 def _fresh(raws: Sequence[RawPost], existing: set[str]) -> tuple[list[tuple[str, RawPost]], int]:
     seen: set[str] = set()
     fresh: list[tuple[str, RawPost]] = []

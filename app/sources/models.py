@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
@@ -26,6 +26,9 @@ class Source(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # A news outlet (新闻媒体): its posts count toward 影响类 (reached the media) when grading.
     media: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # A 热搜/热榜 list: each collection is a ranked snapshot (app/sources/hotlist.py), its entries are
+    # stored as posts of platform `hotlist`, and a topic matching an entry raises a 影响类 alert.
+    hotlist: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -66,3 +69,33 @@ class SourceRun(Base):
     http_status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HotListEntry(Base):
+    """One entry of a hot list (热搜/热榜) as seen across snapshots: its rank, best rank and time on the list.
+
+    `key` is the entry's post dedup key within the source; `post_id` the stored post (NULL once
+    retention pruned it). An entry that drops off and comes back keeps its row (`stints` counts).
+    """
+
+    __tablename__ = "hotlist_entries"
+    __table_args__ = (
+        UniqueConstraint("source_id", "key"),
+        Index("ix_hotlist_entries_source_on_list", "source_id", "on_list", "rank"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(Text)
+    post_id: Mapped[int | None] = mapped_column(BigInteger)
+    rank: Mapped[int] = mapped_column(Integer)
+    best_rank: Mapped[int] = mapped_column(Integer)
+    on_list: Mapped[bool] = mapped_column(Boolean, default=True)
+    stints: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)  # start of the current (or last) stint
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    minutes_on_list: Mapped[int] = mapped_column(Integer, default=0)  # over all finished stints

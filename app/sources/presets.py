@@ -56,6 +56,7 @@ class Preset:
     base: Base = Base.RSSHUB
     interval_seconds: int = 600
     media: bool = False
+    hotlist: bool = False  # a 热搜/热榜: items come in rank order (app/sources/hotlist.py)
     cookie: str | None = None  # the RSSHub setting the route may need (docs/SOURCES.md)
     note: str = ""
 
@@ -107,9 +108,20 @@ PRESETS: tuple[Preset, ...] = (
         "微博热搜榜",
         "/weibo/search/hot",
         interval_seconds=300,
-        note="热搜条目没有发布时间，按链接去重",
+        hotlist=True,
+        note="热搜条目没有发布时间，按链接去重；条目按排名记录在榜时长",
     ),
-    Preset("zhihu_hot", "zhihu", "知乎热榜", "/zhihu/hot", interval_seconds=600, cookie="ZHIHU_COOKIES"),
+    Preset(
+        "zhihu_hot",
+        "zhihu",
+        "知乎热榜",
+        "/zhihu/hot",
+        interval_seconds=600,
+        hotlist=True,
+        cookie="ZHIHU_COOKIES",
+    ),
+    Preset("baidu_hot", "baidu", "百度热搜", "/baidu/top", interval_seconds=600, hotlist=True),
+    Preset("bilibili_hot", "bilibili", "B站热搜", "/bilibili/hot-search", interval_seconds=600, hotlist=True),
     Preset(
         "zhihu_question",
         "zhihu",
@@ -244,4 +256,5 @@ def source_for(
         interval_seconds=interval_seconds or preset.interval_seconds,
         options={"platform": preset.platform},
         media=preset.media,
+        hotlist=preset.hotlist,
     )

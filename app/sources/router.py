@@ -12,11 +12,13 @@ from app.audit import service as audit
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.deps import AdminKey, Id, ReadKey, SessionDep, SettingsDep, WriteKey
+from app.core.errors import BadRequest
 from app.core.masking import mask_url, redact
 from app.scheduler import collect_by_worker
-from app.sources import health, presets, service
+from app.sources import health, hotlist, presets, service
 from app.sources.models import Source
 from app.sources.schemas import (
+    HotListEntryRead,
     PresetParam,
     RunSummary,
     SourceCreate,
@@ -66,6 +68,7 @@ def preset_read(preset: presets.Preset, settings: Settings) -> SourcePresetRead:
         ],
         interval_seconds=preset.interval_seconds,
         media=preset.media,
+        hotlist=preset.hotlist,
         cookie=preset.cookie,
         note=preset.note,
         available=bool(base),
@@ -118,6 +121,23 @@ def list_sources(session: SessionDep, _: ReadKey, kind: str | None = None) -> li
 def get_source(source_id: Id, session: SessionDep, _: ReadKey) -> SourceRead:
     """One source with its health (last success, last error, failures, next run)."""
     return source_read(session, service.get(session=session, source_id=source_id))
+
+
+@router.get("/{source_id}/hotlist", response_model=list[HotListEntryRead])
+def get_hotlist(source_id: Id, session: SessionDep, _: ReadKey, limit: int = 100) -> list[HotListEntryRead]:
+    """A hot-list source's entries (热搜/热榜): those on the list by rank, then those that left.
+
+    Each entry has its current and best rank and its time on the list; 400 for a source that is
+    not a hot list.
+    """
+    source = service.get(session=session, source_id=source_id)
+    if not source.hotlist:
+        raise BadRequest(f"来源「{source.name}」不是热榜来源（hotlist 为 false）")
+    now = utcnow()
+    return [
+        HotListEntryRead.of(entry, now)
+        for entry in hotlist.entries(session, source.id, limit=max(1, min(limit, 500)))
+    ]
 
 
 @router.patch("/{source_id}", response_model=SourceRead)

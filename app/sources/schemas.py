@@ -36,6 +36,9 @@ class SourceCreate(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
     media: bool = Field(default=False, description="a news outlet: its posts count toward 影响类 (media)")
+    hotlist: bool = Field(
+        default=False, description="a 热搜/热榜 list: entries are ranked, a topic on the list raises 影响类"
+    )
 
 
 class SourceUpdate(BaseModel):
@@ -53,8 +56,9 @@ class SourceUpdate(BaseModel):
     options: dict[str, Any] | SkipJsonSchema[None] = None
     enabled: bool | SkipJsonSchema[None] = None
     media: bool | SkipJsonSchema[None] = None
+    hotlist: bool | SkipJsonSchema[None] = None
 
-    @field_validator("name", "interval_seconds", "options", "enabled", "media", mode="before")
+    @field_validator("name", "interval_seconds", "options", "enabled", "media", "hotlist", mode="before")
     @classmethod
     def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
@@ -76,6 +80,7 @@ class SourceRead(BaseModel):
     options: dict[str, Any]
     enabled: bool
     media: bool
+    hotlist: bool
     demo: bool
     last_run_at: datetime | None
     last_success_at: datetime | None
@@ -131,6 +136,7 @@ class SourcePresetRead(BaseModel):
     params: list[PresetParam]
     interval_seconds: int
     media: bool
+    hotlist: bool
     cookie: str | None = Field(description="the RSSHub setting the route may need (docs/SOURCES.md)")
     note: str
     available: bool = Field(description="false when the base URL it needs is not configured")
@@ -145,3 +151,39 @@ class SourceFromPreset(BaseModel):
     params: dict[str, str] = Field(default_factory=dict)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     interval_seconds: int | None = Field(default=None, ge=60, le=7 * 86400)
+
+
+class HotListEntryRead(BaseModel):
+    """An entry of a hot list with its rank history."""
+
+    title: str
+    url: str | None
+    post_id: int | None
+    rank: int = Field(description="the rank in the latest snapshot that listed it (1 = top)")
+    best_rank: int
+    on_list: bool
+    stints: int = Field(description="how many times it entered the list")
+    first_seen_at: datetime
+    entered_at: datetime
+    last_seen_at: datetime
+    left_at: datetime | None
+    minutes_on_list: int = Field(description="minutes on the list over all stints, the current one included")
+
+    @classmethod
+    def of(cls, entry: Any, now: datetime) -> HotListEntryRead:
+        """The read model of a `HotListEntry` row as of `now`."""
+        current = int((now - entry.entered_at).total_seconds() // 60) if entry.on_list else 0
+        return cls(
+            title=entry.title,
+            url=entry.url,
+            post_id=entry.post_id,
+            rank=entry.rank,
+            best_rank=entry.best_rank,
+            on_list=entry.on_list,
+            stints=entry.stints,
+            first_seen_at=entry.first_seen_at,
+            entered_at=entry.entered_at,
+            last_seen_at=entry.last_seen_at,
+            left_at=entry.left_at,
+            minutes_on_list=entry.minutes_on_list + max(0, current),
+        )

@@ -78,6 +78,7 @@ def create(
         options=options,
         enabled=data.enabled,
         media=data.media,
+        hotlist=data.hotlist,
         demo=demo,
         state={},
         consecutive_failures=0,

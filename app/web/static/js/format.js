@@ -7,12 +7,14 @@ export const PLATFORM = {
 };
 export const DETECTOR = {
   volume: '声量突增', negative_volume: '负面声量突增', negative_share: '负面占比上升', coordination: '相似内容集中发布',
+  hotlist: '登上热榜',
 };
 export const GRADE = {general: '一般', persistent: '纠缠性', influential: '影响类', severe: '严重'};
 export const STATUS = {open: '未处理', acknowledged: '已确认', resolved: '已解除'};
 export const EVENT = {
   opened: '开启', alert: '告警', escalated: '升级', acknowledged: '确认', note: '备注', resolved: '解除',
   checklist: '处置清单', silenced: '静默', coordination: '协同发布迹象', reminder: '提醒', notice: '通知',
+  hotlist_left: '下榜',
 };
 export const INPUT = {
   observed: '当前声量', baseline: '基线', ratio: '倍数', z: 'Z 分数', window_minutes: '窗口（分钟）',

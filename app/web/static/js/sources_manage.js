@@ -44,7 +44,8 @@ export async function sourcesPage(container, context) {
         const button = h('button', {type: 'button', class: 'small', dataset: {action: 'collect'},
           disabled: source.kind === 'push', onclick: () => collect(source, button)}, '立即采集');
         return h('tr', {dataset: {sourceId: source.id}},
-          h('td', {}, source.name, source.media ? h('span', {class: 'chip'}, '媒体') : null),
+          h('td', {}, source.name, source.media ? h('span', {class: 'chip'}, '媒体') : null,
+            source.hotlist ? h('span', {class: 'chip'}, '热榜') : null),
           h('td', {}, source.kind), h('td', {class: 'url'}, source.url || '—'), h('td', {}, health(source)),
           h('td', {}, formatTime(source.last_run_at)), h('td', {class: 'error-text'}, source.last_error || '—'),
           h('td', {}, button, ' ', h('a', {href: `#/sources/${source.id}/edit`}, '编辑')));
@@ -66,6 +67,7 @@ export async function sourceFormPage(container, context, sourceId) {
     field('选项（JSON）', h('textarea', {name: 'options', rows: 4, 'data-type': 'json', 'data-optional': '',
       spellcheck: 'false'}, source ? JSON.stringify(source.options, null, 2) : ''), '各类型的选项见 docs/SOURCES.md；显示为 *** 的凭据原样提交即保留。'),
     h('label', {class: 'inline'}, checkbox('media', source?.media), ' 新闻媒体（计入影响类分级）'),
+    h('label', {class: 'inline'}, checkbox('hotlist', source?.hotlist), ' 热搜/热榜（按排名记录，话题上榜即告警）'),
     h('label', {class: 'inline'}, checkbox('enabled', source ? source.enabled : true), ' 启用'),
     h('div', {class: 'row'}, h('button', {type: 'submit', class: 'primary'}, source ? '保存' : '添加'),
       h('a', {href: '#/sources'}, '取消')));
