@@ -31,7 +31,7 @@ READ_API = {
     ("get", "/api/v1/overview"),
     ("get", "/api/v1/audit"),
 }
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
