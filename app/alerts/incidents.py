@@ -66,6 +66,11 @@ def silence_for(session: Session, topic_id: int, grade: str, now: datetime) -> S
     return None
 
 
+def incident_title(grade: str, topic_name: str, headline: str) -> str:
+    """【分级】话题：headline — the headline leads with the strongest signal (volume or negativity)."""
+    return f"【{GRADE_LABELS[grade]}】{topic_name}：{headline}"
+
+
 def _event(
     session: Session,
     incident: Incident,
@@ -176,7 +181,7 @@ def _open(
         status="open",
         grade=grading.grade,
         headline=headline,
-        title=f"【{GRADE_LABELS[grading.grade]}】{topic.name}：{headline}",
+        title=incident_title(grading.grade, topic.name, headline),
         inputs=inputs,
         rules=grading.rules,
         checklist=_checklist_state(grading.grade),
@@ -224,7 +229,8 @@ def _update(
     incident.headline = headline
     incident.inputs = inputs
     incident.rules = grading.rules
-    incident.title = incident.title.replace(f"【{GRADE_LABELS[old]}】", f"【{GRADE_LABELS[new_grade]}】", 1)
+    topic = session.get(Topic, incident.topic_id)
+    incident.title = incident_title(new_grade, topic.name if topic else "", headline)
     incident.checklist = _checklist_state(new_grade, incident.checklist)
     _event(
         session,
@@ -362,6 +368,6 @@ def coordination_event(session: Session, incident: Incident, evidence: Any, now:
     }
     message = (
         f"相似内容在短时间内由多个账号发布：{data['posts']} 条近似帖子，{data['distinct_authors']} 个账号，"
-        f"{(data['window_seconds'] or 0) // 60} 分钟内。仅供人工研判，不构成结论。"
+        f"{int(data['window_seconds'] or 0) // 60} 分钟内。仅供人工研判，不构成结论。"
     )
     _event(session, incident, "coordination", message, at=now, data=data)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from analysis.grading import GRADES
+from analysis.grading import GRADES, rule_label
 from app.core.deps import OptionalUTCTime, UTCTime
 
 GRADE_PATTERN = "^(" + "|".join(GRADES) + ")$"
@@ -33,6 +33,12 @@ class AlertRead(BaseModel):
     headline: str
     inputs: dict[str, Any]
     rules: list[str]
+
+    @computed_field(description="the rules that held, in Chinese (rules keeps their codes)")  # type: ignore[prop-decorator]
+    @property
+    def rule_labels(self) -> list[str]:
+        """Chinese names of `rules`."""
+        return [rule_label(code) for code in self.rules]
 
 
 class EventRead(BaseModel):
@@ -73,6 +79,12 @@ class IncidentRead(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     timeline: list[EventRead] = Field(default_factory=list)
+
+    @computed_field(description="the rules that held, in Chinese (rules keeps their codes)")  # type: ignore[prop-decorator]
+    @property
+    def rule_labels(self) -> list[str]:
+        """Chinese names of `rules`."""
+        return [rule_label(code) for code in self.rules]
 
 
 class NoteCreate(BaseModel):
