@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from analysis.detectors import CoordinationDetector, PostSignal
 from analysis.grading import GradePolicy, GradingInputs, critical_mentions, grade, headline
 from app.alerts import detection, incidents, rollups
-from app.alerts.models import Incident, Rollup, RollupMember
+from app.alerts.models import Rollup, RollupMember
 from app.alerts.rollups import BUCKET, bucket_start
 from app.core import metrics
 from app.posts.ingest import StoredPost
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 CONTEXT_WINDOW = timedelta(minutes=60)
 ELEVATED_RATIO = 1.5
 PRIORITY = ("negative_volume", "volume", "negative_share")  # which headline leads when several fire
-NoticeWriter = Callable[[Session, Incident, str, datetime], None]
+NoticeWriter = incidents.NoticeWriter
 
 
 @dataclass

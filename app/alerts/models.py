@@ -111,7 +111,6 @@ class Incident(Base):
     rules: Mapped[list[str]] = mapped_column(JSONType, default=list)
     checklist: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     cluster_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
-    silenced: Mapped[bool] = mapped_column(default=False)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_signal_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -70,7 +70,8 @@ def list_incidents(
     for column, value in ((Incident.topic_id, topic_id), (Incident.status, status), (Incident.grade, grade)):
         if value is not None:
             stmt = stmt.where(column == value)
-    return [service.incident_read(i) for i in session.scalars(stmt)]
+    silences = service.silences_now(session)
+    return [service.incident_read(i, silences=silences) for i in session.scalars(stmt)]
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentRead)

@@ -71,7 +71,7 @@ class IncidentRead(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     checklist: list[dict[str, Any]]
     cluster_ids: list[int]
-    silenced: bool
+    silenced: bool = Field(default=False, description="a silence covers this incident right now (computed)")
     opened_at: datetime
     last_signal_at: datetime
     acknowledged_at: datetime | None

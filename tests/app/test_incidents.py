@@ -80,7 +80,9 @@ def test_alerts_group_escalate_and_lower_grades_are_inhibited(db, topic) -> None
     assert kinds.count("escalated") == 2 and kinds.count("alert") == 3
 
 
-def test_silence_keeps_the_record_but_sends_nothing(db, topic) -> None:  # type: ignore[no-untyped-def]
+def test_the_lifecycle_asks_for_every_notice_and_keeps_no_silence_state(db, topic) -> None:  # type: ignore[no-untyped-def]
+    """Silences are the notice writer's decision (app/channels/policy.py): the lifecycle asks for a
+    notice at every change, whatever silences exist, and nothing on the incident remembers one."""
     from app.topics.models import Topic
 
     notices = Notices()
@@ -88,7 +90,7 @@ def test_silence_keeps_the_record_but_sends_nothing(db, topic) -> None:  # type:
         session.add(
             Silence(
                 topic_id=topic,
-                max_grade="influential",
+                max_grade=None,
                 starts_at=T0 - timedelta(hours=1),
                 ends_at=T0 + timedelta(hours=1),
                 reason="新品发布会",
@@ -97,9 +99,17 @@ def test_silence_keeps_the_record_but_sends_nothing(db, topic) -> None:  # type:
         )
         t = session.get(Topic, topic)
         alert, incident = _alert(session, t, "general", T0, notices)
-        assert alert.status == "silenced" and incident.silenced
-        _alert(session, t, "severe", T0 + timedelta(minutes=5), notices)  # above the silenced grade
-    assert notices.sent == [(incident.id, "escalated")]
+        assert alert.status == "active"  # the recorder wrote the notice: nothing held it
+        _alert(session, t, "severe", T0 + timedelta(minutes=5), notices)
+        incidents.resolve(
+            session, incident.id, actor="x", now=T0 + timedelta(minutes=10), write_notice=notices
+        )
+        assert not hasattr(incident, "silenced")
+    assert notices.sent == [
+        (incident.id, "incident_opened"),
+        (incident.id, "escalated"),
+        (incident.id, "resolved"),
+    ]
 
 
 def test_acknowledge_resolve_and_auto_resolve(db, topic) -> None:  # type: ignore[no-untyped-def]
