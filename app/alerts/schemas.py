@@ -7,10 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from analysis.grading import GRADES, rule_label
+from analysis.grading import Grade, rule_label
 from app.core.deps import OptionalUTCTime, UTCTime
-
-GRADE_PATTERN = "^(" + "|".join(GRADES) + ")$"
+from app.core.vocab import AlertStatus, IncidentStatus
 
 
 class AlertRead(BaseModel):
@@ -24,8 +23,8 @@ class AlertRead(BaseModel):
     detector: str
     fired_at: datetime
     bucket_start: datetime
-    grade: str
-    status: str
+    grade: Grade
+    status: AlertStatus
     observed: float
     baseline: float
     ratio: float
@@ -61,8 +60,8 @@ class IncidentRead(BaseModel):
 
     id: int
     topic_id: int
-    status: str
-    grade: str
+    status: IncidentStatus
+    grade: Grade
     grade_label: str = ""
     title: str
     headline: str
@@ -124,7 +123,7 @@ class SilenceCreate(BaseModel):
     )
 
     topic_id: int | None = None
-    max_grade: str | None = Field(default=None, pattern=GRADE_PATTERN)
+    max_grade: Grade | None = None
     starts_at: UTCTime
     ends_at: UTCTime
     reason: str = Field(min_length=1, max_length=2000)
@@ -217,7 +216,7 @@ class StoryAlert(BaseModel):
 
     fired_at: datetime
     detector: str
-    grade: str
+    grade: Grade
     headline: str
 
 

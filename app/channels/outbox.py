@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from analysis.grading import Grade
 from app.alerts.incidents import NoticeOutcome
 from app.alerts.models import Incident, IncidentEvent, Rollup, Silence
 from app.alerts.rollups import BUCKET, bucket_start
@@ -27,7 +28,7 @@ from app.channels.models import Channel, Delivery
 from app.channels.models import Notice as NoticeRow
 from app.channels.notice import Notice, NoticePost
 from app.core.config import Settings
-from app.core.vocab import DeliveryStatus, NoticeKind
+from app.core.vocab import DeliveryStatus, IncidentStatus, NoticeKind
 from app.posts import insights
 from app.posts.models import Post, PostTopic
 from app.sources.models import Source
@@ -40,7 +41,7 @@ TOP_POSTS = 5
 TOP_KEYWORDS = 10
 
 
-def _reasons(session: Session, incident: Incident, kind: str, now: datetime) -> list[str]:
+def _reasons(session: Session, incident: Incident, kind: NoticeKind, now: datetime) -> list[str]:
     stmt = (
         select(IncidentEvent)
         .where(
@@ -58,10 +59,10 @@ def _reasons(session: Session, incident: Incident, kind: str, now: datetime) -> 
             f"5 分钟声量 {inputs.get('observed', 0):g} 条，为基线 {inputs.get('ratio', 0):g} 倍，"
             f"负面占比 {float(inputs.get('negative_share', 0)):.0%}"
         ]
-    if kind == "resolved":
+    if kind == NoticeKind.RESOLVED:
         closing = next((e for e in events if e.kind == "resolved"), None)
         return [closing.message] if closing and closing.message else ["事件已解除"]
-    if kind == "reminder":
+    if kind == NoticeKind.REMINDER:
         minutes = int((now - incident.opened_at).total_seconds() // 60)
         return [f"事件已持续 {minutes} 分钟，仍未确认，请尽快处置", *reasons]
     return reasons
@@ -117,14 +118,14 @@ def _keywords(session: Session, topic: Topic | None, now: datetime) -> list[str]
 
 
 def compose_notice(
-    session: Session, incident: Incident, kind: str, now: datetime, *, base_url: str
+    session: Session, incident: Incident, kind: NoticeKind, now: datetime, *, base_url: str
 ) -> Notice:
     """The notice for an incident change, with its context read from the database."""
     topic = session.get(Topic, incident.topic_id)
     base = base_url.rstrip("/")
     steps = (
         []
-        if incident.status == "resolved"
+        if incident.status == IncidentStatus.RESOLVED
         else [str(item.get("text", "")) for item in incident.checklist or [] if not item.get("done")]
     )
     return Notice(
@@ -132,17 +133,17 @@ def compose_notice(
         kind=kind,
         incident_id=incident.id,
         topic=topic.name if topic else "",
-        grade=incident.grade,
+        grade=Grade(incident.grade),
         headline=incident.headline or incident.title,
         created_at=now,
         reasons=_reasons(session, incident, kind, now),
         trend=_trend(session, incident.topic_id, now),
-        top_posts=[] if kind == "resolved" else _top_posts(session, incident.topic_id, now),
+        top_posts=[] if kind == NoticeKind.RESOLVED else _top_posts(session, incident.topic_id, now),
         keywords=_keywords(session, topic, now),
         checklist=steps,
         incident_url=f"{base}/#/incidents/{incident.id}",
         api_url=f"{base}/api/v1/incidents/{incident.id}",
-        status=incident.status,
+        status=IncidentStatus(incident.status),
     )
 
 
@@ -173,7 +174,7 @@ class Outbox:
         if silence is not None:  # a silence covers the topic and grade: it holds on every routed channel
             self._held(session, incident, notice_kind, silence, now)
             return NoticeOutcome(silenced_by=silence.reason)
-        notice = compose_notice(session, incident, kind, now, base_url=self.settings.base_url)
+        notice = compose_notice(session, incident, notice_kind, now, base_url=self.settings.base_url)
         session.add(
             NoticeRow(
                 id=notice.id,
