@@ -72,6 +72,7 @@ def test_alerts_group_escalate_and_lower_grades_are_inhibited(db, topic) -> None
         _alert(session, t, "severe", T0 + timedelta(minutes=20), notices)
         _alert(session, t, "influential", T0 + timedelta(minutes=25), notices)
         assert first.id == same.id and same.grade == "severe"
+        assert same.title == "【严重】某品牌：severe 测试"  # an escalation retitles with its own headline
         kinds = [
             e.kind
             for e in session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == first.id))
