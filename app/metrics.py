@@ -14,6 +14,7 @@ from app.channels.models import Delivery
 from app.core.db import Database, utcnow
 from app.core.deps import ReadKey
 from app.core.metrics import REGISTRY
+from app.core.vocab import DeliveryStatus
 from app.posts import queue as ingest_queue
 from app.sources.models import Source
 
@@ -37,7 +38,9 @@ class QueueGauges(Collector):
                     or_(Source.next_run_at.is_(None), Source.next_run_at <= now),
                 )
             )
-            pending = session.scalar(select(func.count(Delivery.id)).where(Delivery.status == "pending"))
+            pending = session.scalar(
+                select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.PENDING)
+            )
             failing = session.scalar(select(func.count(Source.id)).where(Source.consecutive_failures > 0))
             queued, failed_batches = ingest_queue.depth(session)
         yield GaugeMetricFamily("yuqing_sources_due", "Sources due for collection now", value=due or 0)

@@ -203,7 +203,6 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("silenced", sa.Boolean(), nullable=False),
         sa.Column("opened_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_signal_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("acknowledged_at", app.core.db.UTCDateTime(timezone=True), nullable=True),

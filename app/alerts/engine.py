@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analysis.detectors import CoordinationDetector, PostSignal
-from analysis.grading import GradePolicy, GradingInputs, grade, headline, matched_critical_terms
+from analysis.grading import GradePolicy, GradingInputs, critical_mentions, grade, headline
 from app.alerts import detection, incidents, rollups
-from app.alerts.models import Incident, Rollup, RollupMember
+from app.alerts.models import Rollup, RollupMember
 from app.alerts.rollups import BUCKET, bucket_start
 from app.core import metrics
 from app.posts.ingest import StoredPost
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 CONTEXT_WINDOW = timedelta(minutes=60)
 ELEVATED_RATIO = 1.5
 PRIORITY = ("negative_volume", "volume", "negative_share")  # which headline leads when several fire
-NoticeWriter = Callable[[Session, Incident, str, datetime], None]
+NoticeWriter = incidents.NoticeWriter
 
 
 @dataclass
@@ -137,12 +137,12 @@ class AlertEngine:
             inputs,
             GradePolicy.from_overrides({**vars(self.config.policy), **topic.settings.get("grading", {})}),
         )
-        line = headline(inputs, detector)
-        if detector == "coordination" and evidence is not None:
-            line = (
-                f"相似内容 {max(1, int(evidence.window_seconds // 60))} 分钟内 {evidence.posts} 条，"
-                f"来自 {evidence.distinct_authors} 个账号（供人工研判）"
-            )
+        line = headline(  # led by volume or negativity; near-duplicates are evidence within it
+            inputs,
+            detector,
+            similar=evidence.posts if evidence is not None else 0,
+            similar_minutes=max(1, int(evidence.window_seconds // 60)) if evidence is not None else 0,
+        )
         cluster_ids = [evidence.cluster_id] if evidence is not None else []
         alert, incident = incidents.record_alert(
             session,
@@ -183,8 +183,10 @@ class AlertEngine:
                 Rollup.topic_id == topic.id, Rollup.bucket_start >= bucket_start(since)
             )
         )
-        texts = _recent_texts(session, topic.id, since)
-        terms = list(topic.critical_terms or []) or list(self.config.critical_terms)
+        critical = critical_mentions(
+            _recent_texts(session, topic.id, since),
+            list(topic.critical_terms or []) or list(self.config.critical_terms),
+        )
         baseline = float(decision.baseline or 0.0)
         return GradingInputs(
             observed=round(window.total, 1),
@@ -202,7 +204,9 @@ class AlertEngine:
             engagement=int(engagement or 0),
             duration_minutes=round((now - incident.opened_at).total_seconds() / 60, 1) if incident else 0.0,
             recurrences=incidents.recurrences(session, topic.id, now) - (1 if incident else 0),
-            critical_terms=matched_critical_terms(texts, terms),
+            critical_terms=critical.terms,
+            critical_posts=critical.posts,
+            scanned_posts=critical.scanned,
         )
 
     def tick(self, session: Session, now: datetime) -> None:

@@ -1,31 +1,46 @@
-"""Incident lifecycle: open → acknowledged → resolved, escalation, silences and notices.
+"""Incident lifecycle: open → acknowledged → resolved, escalation, and the notices they ask for.
 
 Alerts on one topic group into its open incident (the story is the topic's current episode; the
 near-duplicate clusters involved are listed on the incident). Every change that should reach people
-writes its notice in the same transaction (see app/channels/outbox.py).
+asks the `NoticeWriter` for a notice in the same transaction (see app/channels/outbox.py); whether a
+silence, quiet hours or a grade filter holds is decided there, when the notice is written, never here
+and never kept on the incident.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analysis.grading import GRADE_LABELS, Grading, escalate, grade_rank
+from analysis.grading import GRADE_LABELS, Grading, escalate
 from analysis.playbook import checklist
-from app.alerts.models import Alert, Incident, IncidentEvent, Silence
+from app.alerts.models import Alert, Incident, IncidentEvent
 from app.core.errors import Conflict, NotFound
+from app.core.vocab import ACTIVE_STATUSES, AlertStatus, IncidentStatus, NoticeKind
 from app.topics.models import Topic
 
-ACTIVE = ("open", "acknowledged")
+ACTIVE = ACTIVE_STATUSES
 INCIDENT_LOCK_CLASS = 0x5951_494E  # "YQIN": advisory lock class of "opening an incident on topic N"
-NoticeWriter = Callable[[Session, Incident, str, datetime], None]
 
 
-def _no_notice(session: Session, incident: Incident, kind: str, now: datetime) -> None:
+@dataclass(frozen=True)
+class NoticeOutcome:
+    """What a `NoticeWriter` did: the notice written and the channels queued, or the silence that held it."""
+
+    notice_id: str | None = None
+    channels: tuple[int, ...] = ()
+    silenced_by: str | None = None
+
+
+NoticeWriter = Callable[[Session, Incident, NoticeKind, datetime], NoticeOutcome | None]
+
+
+def _no_notice(session: Session, incident: Incident, kind: NoticeKind, now: datetime) -> NoticeOutcome | None:
     return None
 
 
@@ -53,17 +68,9 @@ def _lock_opening(session: Session, topic_id: int) -> bool:
     return True
 
 
-def silence_for(session: Session, topic_id: int, grade: str, now: datetime) -> Silence | None:
-    """A silence covering this topic and grade right now, if any."""
-    stmt = select(Silence).where(
-        Silence.starts_at <= now,
-        Silence.ends_at > now,
-        or_(Silence.topic_id.is_(None), Silence.topic_id == topic_id),
-    )
-    for silence in session.scalars(stmt):
-        if silence.max_grade is None or grade_rank(grade) <= grade_rank(silence.max_grade):
-            return silence
-    return None
+def incident_title(grade: str, topic_name: str, headline: str) -> str:
+    """【分级】话题：headline — the headline leads with the strongest signal (volume or negativity)."""
+    return f"【{GRADE_LABELS[grade]}】{topic_name}：{headline}"
 
 
 def _event(
@@ -117,14 +124,12 @@ def record_alert(
     incident = active_incident(session, topic.id)
     if incident is None and _lock_opening(session, topic.id):
         incident = active_incident(session, topic.id)  # opened by a transaction we waited for
-    silence = silence_for(session, topic.id, grading.grade, now)
     inputs = grading.inputs.to_dict() if grading.inputs else {}
     reasons = [hit.reason for hit in grading.hits]
+    kind: NoticeKind | None
     if incident is None:
-        incident = _open(
-            session, topic, grading, headline, inputs, reasons, now, silenced=silence is not None
-        )
-        kind: str | None = "incident_opened"
+        incident = _open(session, topic, grading, headline, inputs, reasons, now)
+        kind = NoticeKind.INCIDENT_OPENED
     else:
         kind = _update(session, incident, grading, headline, inputs, reasons, now)
     if cluster_ids:
@@ -136,7 +141,7 @@ def record_alert(
         fired_at=now,
         bucket_start=bucket,
         grade=grading.grade,
-        status="silenced" if silence else "active",
+        status=AlertStatus.ACTIVE,
         observed=observed,
         baseline=baseline,
         ratio=ratio,
@@ -146,17 +151,9 @@ def record_alert(
         rules=grading.rules,
     )
     session.add(alert)
-    if kind and silence is None:
-        write_notice(session, incident, kind, now)
-    elif kind and silence is not None:
-        _event(
-            session,
-            incident,
-            "silenced",
-            f"通知已静默：{silence.reason}",
-            at=now,
-            data={"silence_id": silence.id},
-        )
+    outcome = write_notice(session, incident, kind, now) if kind else None
+    if outcome is not None and outcome.silenced_by is not None:
+        alert.status = AlertStatus.SILENCED
     return alert, incident
 
 
@@ -168,21 +165,18 @@ def _open(
     inputs: dict[str, Any],
     reasons: list[str],
     now: datetime,
-    *,
-    silenced: bool,
 ) -> Incident:
     incident = Incident(
         topic_id=topic.id,
-        status="open",
+        status=IncidentStatus.OPEN,
         grade=grading.grade,
         headline=headline,
-        title=f"【{GRADE_LABELS[grading.grade]}】{topic.name}：{headline}",
+        title=incident_title(grading.grade, topic.name, headline),
         inputs=inputs,
         rules=grading.rules,
         checklist=_checklist_state(grading.grade),
         opened_at=now,
         last_signal_at=now,
-        silenced=silenced,
         cluster_ids=[],
     )
     session.add(incident)
@@ -206,7 +200,7 @@ def _update(
     inputs: dict[str, Any],
     reasons: list[str],
     now: datetime,
-) -> str | None:
+) -> NoticeKind | None:
     incident.last_signal_at = now
     new_grade = escalate(incident.grade, grading.grade)
     if new_grade == incident.grade:
@@ -224,7 +218,8 @@ def _update(
     incident.headline = headline
     incident.inputs = inputs
     incident.rules = grading.rules
-    incident.title = incident.title.replace(f"【{GRADE_LABELS[old]}】", f"【{GRADE_LABELS[new_grade]}】", 1)
+    topic = session.get(Topic, incident.topic_id)
+    incident.title = incident_title(new_grade, topic.name if topic else "", headline)
     incident.checklist = _checklist_state(new_grade, incident.checklist)
     _event(
         session,
@@ -234,7 +229,7 @@ def _update(
         at=now,
         data={"from": old, "to": new_grade, "rules": grading.rules, "reasons": reasons, "inputs": inputs},
     )
-    return "escalated"
+    return NoticeKind.ESCALATED
 
 
 def signal(incident: Incident, now: datetime) -> None:
@@ -255,10 +250,10 @@ def acknowledge(
 ) -> Incident:
     """Acknowledge an open incident (stops reminders)."""
     incident = get(session, incident_id)
-    if incident.status == "resolved":
+    if incident.status == IncidentStatus.RESOLVED:
         raise Conflict("incident is already resolved")
-    if incident.status == "open":
-        incident.status = "acknowledged"
+    if incident.status == IncidentStatus.OPEN:
+        incident.status = IncidentStatus.ACKNOWLEDGED
         incident.acknowledged_at = now
         incident.acknowledged_by = actor
         _event(session, incident, "acknowledged", note or f"{actor} 已确认", at=now, actor=actor)
@@ -276,16 +271,15 @@ def resolve(
 ) -> Incident:
     """Resolve an incident by hand."""
     incident = get(session, incident_id)
-    if incident.status == "resolved":
+    if incident.status == IncidentStatus.RESOLVED:
         raise Conflict("incident is already resolved")
     _close(session, incident, actor=actor, now=now, message=note or f"{actor} 标记为已解除")
-    if not incident.silenced:
-        write_notice(session, incident, "resolved", now)
+    write_notice(session, incident, NoticeKind.RESOLVED, now)
     return incident
 
 
 def _close(session: Session, incident: Incident, *, actor: str, now: datetime, message: str) -> None:
-    incident.status = "resolved"
+    incident.status = IncidentStatus.RESOLVED
     incident.resolved_at = now
     incident.resolved_by = actor
     _event(session, incident, "resolved", message, at=now, actor=actor)
@@ -337,8 +331,7 @@ def auto_resolve(
         _close(
             session, incident, actor="system", now=now, message=f"信号已回落至基线 {minutes} 分钟，自动解除"
         )
-        if not incident.silenced:
-            write_notice(session, incident, "resolved", now)
+        write_notice(session, incident, NoticeKind.RESOLVED, now)
         resolved.append(incident)
     return resolved
 
@@ -362,6 +355,6 @@ def coordination_event(session: Session, incident: Incident, evidence: Any, now:
     }
     message = (
         f"相似内容在短时间内由多个账号发布：{data['posts']} 条近似帖子，{data['distinct_authors']} 个账号，"
-        f"{(data['window_seconds'] or 0) // 60} 分钟内。仅供人工研判，不构成结论。"
+        f"{int(data['window_seconds'] or 0) // 60} 分钟内。仅供人工研判，不构成结论。"
     )
     _event(session, incident, "coordination", message, at=now, data=data)

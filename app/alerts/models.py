@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
+from app.core.vocab import AlertStatus, IncidentStatus
 
 
 class _RollupCounts:
@@ -103,7 +104,7 @@ class Incident(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default=IncidentStatus.OPEN)
     grade: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(Text)
     headline: Mapped[str] = mapped_column(Text, default="")
@@ -111,7 +112,6 @@ class Incident(Base):
     rules: Mapped[list[str]] = mapped_column(JSONType, default=list)
     checklist: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     cluster_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
-    silenced: Mapped[bool] = mapped_column(default=False)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_signal_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -135,7 +135,7 @@ class Alert(Base):
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     bucket_start: Mapped[datetime] = mapped_column(UTCDateTime)
     grade: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default=AlertStatus.ACTIVE)
     observed: Mapped[float] = mapped_column(Float, default=0.0)
     baseline: Mapped[float] = mapped_column(Float, default=0.0)
     ratio: Mapped[float] = mapped_column(Float, default=0.0)

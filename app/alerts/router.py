@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from sqlalchemy import select
 
+from analysis.grading import Grade
 from app.alerts import incidents, service, story, trends
 from app.alerts.models import Alert, Incident, Silence
 from app.alerts.schemas import (
@@ -27,6 +28,7 @@ from app.alerts.schemas import (
 from app.core.db import utcnow
 from app.core.deps import Id, IdFilter, OptionalUTCTime, ReadKey, SessionDep, WriteKey
 from app.core.errors import BadRequest, NotFound
+from app.core.vocab import AlertStatus, IncidentStatus
 from app.topics import service as topics
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -38,8 +40,8 @@ def list_alerts(
     session: SessionDep,
     _: ReadKey,
     topic_id: IdFilter = None,
-    grade: str | None = None,
-    status: str | None = None,
+    grade: Grade | None = None,
+    status: AlertStatus | None = None,
     since: OptionalUTCTime = None,
     until: OptionalUTCTime = None,
     limit: Limit = 100,
@@ -61,8 +63,8 @@ def list_incidents(
     session: SessionDep,
     _: ReadKey,
     topic_id: IdFilter = None,
-    status: str | None = None,
-    grade: str | None = None,
+    status: IncidentStatus | None = None,
+    grade: Grade | None = None,
     limit: Limit = 100,
 ) -> list[IncidentRead]:
     """Incidents, newest first."""
@@ -70,7 +72,8 @@ def list_incidents(
     for column, value in ((Incident.topic_id, topic_id), (Incident.status, status), (Incident.grade, grade)):
         if value is not None:
             stmt = stmt.where(column == value)
-    return [service.incident_read(i) for i in session.scalars(stmt)]
+    silences = service.silences_now(session)
+    return [service.incident_read(i, silences=silences) for i in session.scalars(stmt)]
 
 
 @router.get("/incidents/{incident_id}", response_model=IncidentRead)

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from analysis.grading import GRADES
+from analysis.grading import Grade, rule_label
 from app.core.deps import OptionalUTCTime, UTCTime
-
-GRADE_PATTERN = "^(" + "|".join(GRADES) + ")$"
+from app.core.vocab import AlertStatus, IncidentStatus
 
 
 class AlertRead(BaseModel):
@@ -24,8 +23,8 @@ class AlertRead(BaseModel):
     detector: str
     fired_at: datetime
     bucket_start: datetime
-    grade: str
-    status: str
+    grade: Grade
+    status: AlertStatus
     observed: float
     baseline: float
     ratio: float
@@ -33,6 +32,12 @@ class AlertRead(BaseModel):
     headline: str
     inputs: dict[str, Any]
     rules: list[str]
+
+    @computed_field(description="the rules that held, in Chinese (rules keeps their codes)")  # type: ignore[prop-decorator]
+    @property
+    def rule_labels(self) -> list[str]:
+        """Chinese names of `rules`."""
+        return [rule_label(code) for code in self.rules]
 
 
 class EventRead(BaseModel):
@@ -55,8 +60,8 @@ class IncidentRead(BaseModel):
 
     id: int
     topic_id: int
-    status: str
-    grade: str
+    status: IncidentStatus
+    grade: Grade
     grade_label: str = ""
     title: str
     headline: str
@@ -65,7 +70,7 @@ class IncidentRead(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     checklist: list[dict[str, Any]]
     cluster_ids: list[int]
-    silenced: bool
+    silenced: bool = Field(default=False, description="a silence covers this incident right now (computed)")
     opened_at: datetime
     last_signal_at: datetime
     acknowledged_at: datetime | None
@@ -73,6 +78,12 @@ class IncidentRead(BaseModel):
     resolved_at: datetime | None
     resolved_by: str | None
     timeline: list[EventRead] = Field(default_factory=list)
+
+    @computed_field(description="the rules that held, in Chinese (rules keeps their codes)")  # type: ignore[prop-decorator]
+    @property
+    def rule_labels(self) -> list[str]:
+        """Chinese names of `rules`."""
+        return [rule_label(code) for code in self.rules]
 
 
 class NoteCreate(BaseModel):
@@ -112,7 +123,7 @@ class SilenceCreate(BaseModel):
     )
 
     topic_id: int | None = None
-    max_grade: str | None = Field(default=None, pattern=GRADE_PATTERN)
+    max_grade: Grade | None = None
     starts_at: UTCTime
     ends_at: UTCTime
     reason: str = Field(min_length=1, max_length=2000)
@@ -205,7 +216,7 @@ class StoryAlert(BaseModel):
 
     fired_at: datetime
     detector: str
-    grade: str
+    grade: Grade
     headline: str
 
 

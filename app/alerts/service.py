@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -9,16 +10,40 @@ from sqlalchemy.orm import Session
 
 from analysis.detectors import detect_series
 from analysis.grading import GRADE_LABELS
-from app.alerts.models import Incident, IncidentEvent, Rollup
+from app.alerts.models import Incident, IncidentEvent, Rollup, Silence
 from app.alerts.rollups import BUCKET, bucket_start
 from app.alerts.schemas import BacktestPoint, BacktestRequest, BacktestResult, EventRead, IncidentRead
+from app.channels.policy import covering_silence, current_silences
 from app.core.db import utcnow
+from app.core.vocab import IncidentStatus
 
 
-def incident_read(incident: Incident, *, session: Session | None = None) -> IncidentRead:
-    """An incident for the API; with a session, its timeline too."""
+def silences_now(session: Session, now: datetime | None = None) -> list[Silence]:
+    """The silences in force now (to say which incidents they cover)."""
+    return current_silences(session, now or utcnow())
+
+
+def incident_read(
+    incident: Incident,
+    *,
+    session: Session | None = None,
+    silences: Sequence[Silence] | None = None,
+    now: datetime | None = None,
+) -> IncidentRead:
+    """An incident for the API; with a session, its timeline too.
+
+    `silenced` says whether a silence covers the incident right now (from `silences`, or read with
+    the session); it is computed, never stored, so it cannot outlive the silence.
+    """
     read = IncidentRead.model_validate(incident)
     read.grade_label = GRADE_LABELS.get(incident.grade, incident.grade)
+    moment = now or utcnow()
+    if silences is None and session is not None:
+        silences = silences_now(session, moment)
+    read.silenced = incident.status != IncidentStatus.RESOLVED and (
+        covering_silence(silences or (), topic_id=incident.topic_id, grade=incident.grade, now=moment)
+        is not None
+    )
     opened = None
     if session is not None:
         stmt = (

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from analysis.grading import Grade
 from app.alerts.models import Alert, Incident
 from app.alerts.rollups import GRAIN, bucket_start, read
 from app.alerts.schemas import (
@@ -226,7 +227,7 @@ def _trend(session: Session, topic_id: int, win: StoryWindow) -> list[StoryBucke
 def _alerts(session: Session, incident: Incident) -> list[StoryAlert]:
     stmt = select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.fired_at, Alert.id)
     return [
-        StoryAlert(fired_at=a.fired_at, detector=a.detector, grade=a.grade, headline=a.headline)
+        StoryAlert(fired_at=a.fired_at, detector=a.detector, grade=Grade(a.grade), headline=a.headline)
         for a in session.scalars(stmt)
     ]
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
-from analysis.grading import GRADE_LABELS
+from analysis.grading import GRADE_LABELS, rule_label
 from app.cases.models import Case
 from app.reports.document import EVENT_LABELS, STATUS_LABELS
 from app.reports.periods import CHINA_TZ
@@ -27,6 +26,8 @@ INPUT_LABELS = {
     "duration_minutes": "持续时间（分钟）",
     "recurrences": "近 7 天复发次数",
     "critical_terms": "命中的关键风险词",
+    "critical_posts": "提到风险词的帖子（条）",
+    "scanned_posts": "近 1 小时参与判定的帖子（条）",
 }
 DETECTOR_LABELS = {
     "volume": "声量突增",
@@ -59,11 +60,6 @@ def _paragraphs(text: str) -> list[str]:
     """Each non-empty line of the text as its own Markdown paragraph."""
     paragraphs = [md_text(line) for line in text.splitlines() if line.strip()] or ["（未填写）"]
     return [line for paragraph in paragraphs for line in (paragraph, "")][:-1]
-
-
-def _code(value: object) -> str:
-    text = str(value)
-    return f"`{text}`" if re.fullmatch(r"[\w.\-]+", text) else md_text(text)
 
 
 def _background(case: Case, snap: dict[str, Any]) -> list[str]:
@@ -139,7 +135,7 @@ def _grading(case: Case, snap: dict[str, Any]) -> list[str]:
     lines = ["## 分级与依据", "", f"- 最终分级：{GRADE_LABELS.get(case.grade, case.grade)}"]
     lines += [f"- 分级依据：{md_text(reason)}" for reason in incident.get("reasons", [])]
     if incident.get("rules"):
-        lines.append("- 触发规则：" + "、".join(_code(rule) for rule in incident["rules"]))
+        lines.append("- 触发规则：" + "、".join(md_text(rule_label(str(rule))) for rule in incident["rules"]))
     escalations = [e for e in snap.get("events", []) if e.get("kind") == "escalated"]
     lines += [f"- 升级：{_time(e.get('at'))} {md_text(e.get('message', ''))}" for e in escalations]
     alerts = snap.get("alerts", {})

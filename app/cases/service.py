@@ -15,6 +15,7 @@ from app.alerts.models import Alert, Incident, IncidentEvent
 from app.cases.models import Case
 from app.cases.schemas import CaseCreate, CaseSummary, CaseUpdate
 from app.core.errors import Conflict, NotFound
+from app.core.vocab import IncidentStatus
 from app.topics.models import Topic
 
 SEARCHED = (Case.title, Case.summary, Case.outcome, Case.lessons, Case.tags_text)
@@ -72,7 +73,7 @@ def _summary_from(incident: Incident) -> str:
 def create_from_incident(*, session: Session, incident_id: int, data: CaseCreate, actor: str) -> Case:
     """Record a resolved incident as a case; Conflict when it is not resolved or already has one."""
     incident = incidents.get(session, incident_id)
-    if incident.status != "resolved":
+    if incident.status != IncidentStatus.RESOLVED:
         raise Conflict(
             f"事件 {incident_id} 尚未解除，解除后才能写入案例库",
             details={"status": incident.status},

@@ -1,6 +1,7 @@
 """Alert channels: pure rendering of notices into vendor requests, and one-shot delivery.
 
-notice.py    Notice / NoticePost / make_digest, grades and kinds (the outbox JSON)
+notice.py    Notice / NoticePost / make_digest (the outbox JSON; kinds, grades, statuses are enums)
+policy.py    decide(): silences, grade filters, quiet hours, minimum interval, at notice time
 base.py      ChannelRequest, Outcome, DeliveryResult, ChannelConfig, Channel, HTTP/vendor judging
 markup.py    per-vendor markup dialects and escaping of untrusted text
 message.py   Chinese message composition, sparkline, byte-aware paginate/trim
@@ -17,14 +18,11 @@ from app.channels.base import (
     Pacing,
 )
 from app.channels.delivery import classify, send
-from app.channels.notice import GRADE_LABELS, GRADE_ORDER, NOTICE_KINDS, Notice, NoticePost, make_digest
+from app.channels.notice import Notice, NoticePost, make_digest
 from app.channels.registry import CHANNEL_KINDS, UnknownChannel, get_channel
 
 __all__ = [
     "CHANNEL_KINDS",
-    "GRADE_LABELS",
-    "GRADE_ORDER",
-    "NOTICE_KINDS",
     "ChannelConfig",
     "ChannelRequest",
     "DeliveryResult",

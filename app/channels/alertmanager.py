@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import Field
 
+from analysis.grading import Grade
 from app.channels.base import (
-    GRADE_ORDER,
     Channel,
     ChannelConfig,
     ChannelRequest,
@@ -31,10 +31,16 @@ from app.channels.base import (
 )
 from app.channels.markup import PlainMarkup, safe_url
 from app.channels.message import compose, paginate, utf8_len
+from app.core.vocab import IncidentStatus, NoticeKind
 
 DESCRIPTION_LIMIT = 4000
-SEVERITY = {"general": "info", "persistent": "warning", "influential": "warning", "severe": "critical"}
-FIRING_KINDS = ("incident_opened", "escalated", "reminder", "test")
+SEVERITY = {
+    Grade.GENERAL: "info",
+    Grade.PERSISTENT: "warning",
+    Grade.INFLUENTIAL: "warning",
+    Grade.SEVERE: "critical",
+}
+FIRING_KINDS = (NoticeKind.INCIDENT_OPENED, NoticeKind.ESCALATED, NoticeKind.REMINDER, NoticeKind.TEST)
 
 
 class AlertmanagerConfig(ChannelConfig):
@@ -57,7 +63,7 @@ def labels(notice: Notice, grade: str) -> dict[str, str]:
         "incident_id": notice.id if test else str(notice.incident_id),
         "topic": PlainMarkup().text(notice.topic, 100),
         "grade": grade,
-        "severity": SEVERITY[grade],
+        "severity": SEVERITY[Grade(grade)],
         "service": "yuqing",
     }
 
@@ -86,13 +92,13 @@ def alert_annotations(notice: Notice) -> dict[str, str]:
 
 def postable_alerts(notice: Notice, *, now: datetime, ttl: timedelta) -> list[dict[str, Any]]:
     """The alerts one notice posts: its grade firing (or ended) and the other grades ended."""
-    if notice.kind == "digest":
+    if notice.kind == NoticeKind.DIGEST:
         return [alert for item in notice.items for alert in postable_alerts(item, now=now, ttl=ttl)]
-    firing = notice.kind in FIRING_KINDS and notice.status != "resolved"
+    firing = notice.kind in FIRING_KINDS and notice.status != IncidentStatus.RESOLVED
     full = alert_annotations(notice)
     superseded = {**full, "summary": f"已调整为{notice.grade_label}级", "description": full["title"]}
     alerts = []
-    for grade in GRADE_ORDER:
+    for grade in Grade:
         current = firing and grade == notice.grade
         if not current and notice.incident_id is None:
             continue

@@ -25,9 +25,6 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from app.channels.notice import (  # noqa: F401  (re-exported: the notice model is part of the base API)
-    GRADE_LABELS,
-    GRADE_ORDER,
-    NOTICE_KINDS,
     Notice,
     NoticePost,
     make_digest,

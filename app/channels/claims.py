@@ -27,6 +27,7 @@ from app.channels.models import Notice as NoticeRow
 from app.channels.registry import get_channel
 from app.core.config import Settings
 from app.core.errors import BadRequest
+from app.core.vocab import DeliveryStatus
 
 log = logging.getLogger(__name__)
 DIGEST_MAX_ITEMS = 20
@@ -75,7 +76,7 @@ def claim(session: Session, *, settings: Settings, owner: str, now: datetime) ->
     """Lease this tick's work for `owner` and return it as per-channel batches."""
     due = (
         select(Delivery.channel_id)
-        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, lease_free(now))
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now, lease_free(now))
         .distinct()
         .limit(CHANNELS_PER_TICK)
     )
@@ -98,7 +99,7 @@ def expire(session: Session, *, max_age_minutes: int, now: datetime) -> int:
     stmt = (
         select(Delivery)
         .where(
-            Delivery.status == "pending",
+            Delivery.status == DeliveryStatus.PENDING,
             Delivery.created_at < now - timedelta(minutes=max_age_minutes),
             lease_free(now),
         )
@@ -109,7 +110,7 @@ def expire(session: Session, *, max_age_minutes: int, now: datetime) -> int:
     message = f"超过最长投递时间（{max_age_minutes} 分钟）仍未送达，已放弃"
     for delivery in expired:
         last = f"；上次错误：{delivery.last_error}" if delivery.last_error else ""
-        delivery.status, delivery.last_error = "failed", message + last
+        delivery.status, delivery.last_error = DeliveryStatus.FAILED, message + last
         log.warning(
             "delivery %s (notice %s) to channel %s expired after %s attempts",
             delivery.id,
@@ -175,7 +176,9 @@ def budget_left(session: Session, channel_id: int, pacing: Pacing, now: datetime
         return int(session.scalar(stmt) or 0)
 
     held_stmt = select(func.count(Delivery.id)).where(
-        Delivery.channel_id == channel_id, Delivery.status == "pending", Delivery.lease_expires_at > now
+        Delivery.channel_id == channel_id,
+        Delivery.status == DeliveryStatus.PENDING,
+        Delivery.lease_expires_at > now,
     )
     held = int(session.scalar(held_stmt) or 0)
     budget = pacing.per_minute - sent_since(now - timedelta(minutes=1)) - held
@@ -188,7 +191,7 @@ def due_heads(session: Session, channel_id: int, now: datetime, *, limit: int) -
     """The oldest pending delivery of each incident on a channel, when it is due and unleased."""
     oldest = (
         select(func.min(Delivery.id))
-        .where(Delivery.channel_id == channel_id, Delivery.status == "pending")
+        .where(Delivery.channel_id == channel_id, Delivery.status == DeliveryStatus.PENDING)
         .group_by(Delivery.incident_id)
     )
     stmt = (

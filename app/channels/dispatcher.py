@@ -40,6 +40,7 @@ from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.outage import Outage, is_database_error
 from app.core.urls import outgoing_client
+from app.core.vocab import DeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,9 @@ class Dispatcher:
             if carrier is None:  # the channel was deleted meanwhile
                 return
             _add_attempts(session, carrier, sent)
-            owned = [row for row in rows if row.lease_owner == self.owner and row.status == "pending"]
+            owned = [
+                row for row in rows if row.lease_owner == self.owner and row.status == DeliveryStatus.PENDING
+            ]
             if not unit.is_digest:  # a digest's parts are not the carrier's own parts
                 carrier.parts_sent, carrier.shrink = sent.parts_sent, sent.shrink
             if sent.released or sent.result is None:
@@ -200,7 +203,7 @@ class Dispatcher:
         rows: list[Delivery], unit: Unit, now: datetime, channel: Channel | None, report: TickReport
     ) -> None:
         for row in rows:
-            row.status, row.delivered_at, row.last_error = "delivered", now, None
+            row.status, row.delivered_at, row.last_error = DeliveryStatus.DELIVERED, now, None
             row.attempts += 1
             row.lease_owner, row.lease_expires_at = None, None
             row.digest_of = list(unit.delivery_ids) if unit.is_digest else None
@@ -223,7 +226,7 @@ class Dispatcher:
             row.last_error = describe(result)
             row.lease_owner, row.lease_expires_at = None, None
             if final:
-                row.status = "failed"
+                row.status = DeliveryStatus.FAILED
             else:
                 row.next_attempt_at = now + self.backoff(row.attempts, result.retry_after)
         if final:
@@ -239,7 +242,7 @@ class Dispatcher:
                 update(Delivery)
                 .where(
                     Delivery.channel_id == rows[0].channel_id,
-                    Delivery.status == "pending",
+                    Delivery.status == DeliveryStatus.PENDING,
                     Delivery.next_attempt_at < pause,
                     or_(claims.lease_free(now), Delivery.lease_owner == self.owner),
                 )

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from analysis.grading import Grade
 from app.channels.base import (
     Channel,
     ChannelConfig,
@@ -29,9 +30,15 @@ from app.channels.base import (
 )
 from app.channels.markup import LarkMarkup
 from app.channels.message import Composed, compose, mention_line, paginate
+from app.core.vocab import IncidentStatus, NoticeKind
 
 BODY_LIMIT = 20000
-TEMPLATES = {"severe": "red", "influential": "orange", "persistent": "yellow", "general": "blue"}
+TEMPLATES = {
+    Grade.SEVERE: "red",
+    Grade.INFLUENTIAL: "orange",
+    Grade.PERSISTENT: "yellow",
+    Grade.GENERAL: "blue",
+}
 RULES = {
     11232: (Outcome.RATE_LIMITED, 60.0),
     19021: (Outcome.PERMANENT, None),  # sign mismatch or timestamp outside one hour
@@ -54,9 +61,9 @@ def sign(secret: str, timestamp: int) -> str:
 
 def template(notice: Notice) -> str:
     """Header colour for a notice."""
-    if notice.kind == "test":
+    if notice.kind == NoticeKind.TEST:
         return "grey"
-    if notice.kind == "resolved" or notice.status == "resolved":
+    if notice.kind == NoticeKind.RESOLVED or notice.status == IncidentStatus.RESOLVED:
         return "green"
     return TEMPLATES[notice.grade]
 

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from urllib.parse import quote, urlsplit
 
+from analysis.grading import Grade
 from app.channels.base import MOBILE_PATTERN
 
 MAX_URL_CHARS = 512
@@ -108,11 +109,16 @@ class WeComMarkup(Markup):
     """WeCom markdown: `<font color>` for the grade, `<@userid>` mentions (no @all, no mobiles)."""
 
     name = "wecom"
-    COLORS = {"severe": "warning", "influential": "warning", "persistent": "comment", "general": "info"}
+    COLORS = {
+        Grade.SEVERE: "warning",
+        Grade.INFLUENTIAL: "warning",
+        Grade.PERSISTENT: "comment",
+        Grade.GENERAL: "info",
+    }
 
     def grade(self, label: str, grade: str) -> str:
         """Coloured grade label."""
-        return f'<font color="{self.COLORS.get(grade, "info")}">{label}</font>'
+        return f'<font color="{self.COLORS.get(Grade(grade), "info")}">{label}</font>'
 
     def mention(self, user: str) -> str | None:
         """`<@userid>`; mobiles and @all go in a follow-up text message instead."""

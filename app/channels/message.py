@@ -16,22 +16,14 @@ from datetime import datetime, timedelta, timezone
 
 from app.channels.base import MENTION_PATTERN
 from app.channels.markup import LINK_SPAN, Markup, safe_url
-from app.channels.notice import GRADE_LABELS, Notice, NoticePost
+from app.channels.notice import Notice, NoticePost
+from app.core.vocab import IncidentStatus, NoticeKind
 
 BEIJING = timezone(timedelta(hours=8), "CST")
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 24
 TRUNCATED_TAIL = "…（已截断，完整内容见链接）"
 POST_CHARS = 80
-KIND_VERBS = {
-    "incident_opened": "舆情预警",
-    "escalated": "舆情升级",
-    "resolved": "舆情已解除",
-    "reminder": "舆情提醒",
-    "test": "预警通道测试",
-    "digest": "舆情汇总",
-}
-STATUS_LABELS = {"open": "处置中", "acknowledged": "已认领", "resolved": "已解除"}
 
 
 def utf8_len(text: str) -> int:
@@ -57,8 +49,8 @@ def beijing_time(moment: datetime) -> str:
 
 def plain_title(notice: Notice, markup: Markup, *, part: str = "") -> str:
     """`【严重】舆情预警 · <topic>`; the tag is 测试 for test notices."""
-    tag = "测试" if notice.kind == "test" else GRADE_LABELS[notice.grade]
-    return f"【{tag}】{KIND_VERBS[notice.kind]} · {markup.text(notice.topic, 60)}{part}"
+    tag = "测试" if notice.kind == NoticeKind.TEST else notice.grade.label
+    return f"【{tag}】{notice.kind.label} · {markup.text(notice.topic, 60)}{part}"
 
 
 @dataclass(frozen=True)
@@ -117,19 +109,19 @@ def _head(notice: Notice, markup: Markup) -> list[str]:
     if notice.trend:
         recent = notice.trend[-SPARK_WIDTH:]
         head.append(f"趋势 {sparkline(recent)}（近 {len(recent)} 个时段，峰值 {max(recent)}）")
-    if notice.kind != "digest" and notice.status != "open":
-        head.append(f"状态：{STATUS_LABELS[notice.status]}")
+    if notice.kind != NoticeKind.DIGEST and notice.status != IncidentStatus.OPEN:
+        head.append(f"状态：{notice.status.label}")
     return head
 
 
 def compose(notice: Notice, markup: Markup, *, max_posts: int = 5, mention: Sequence[str] = ()) -> Composed:
     """Lay out a notice as escaped lines for one markup dialect."""
     title = plain_title(notice, markup)
-    tag = markup.grade(GRADE_LABELS[notice.grade], notice.grade) if notice.kind != "test" else "测试"
-    title_line = markup.heading(title.replace(f"【{GRADE_LABELS[notice.grade]}】", f"【{tag}】", 1))
-    if notice.kind == "digest":
+    tag = markup.grade(notice.grade.label, notice.grade) if notice.kind != NoticeKind.TEST else "测试"
+    title_line = markup.heading(title.replace(f"【{notice.grade.label}】", f"【{tag}】", 1))
+    if notice.kind == NoticeKind.DIGEST:
         body = _digest_body(notice, markup)
-    elif notice.kind == "test":
+    elif notice.kind == NoticeKind.TEST:
         body = ["这是一条测试消息，用于确认预警通道配置正确。"]
     else:
         body = _incident_body(notice, markup, max_posts)

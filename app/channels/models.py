@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from analysis.grading import Grade
 from app.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
 from app.core.secrets import EncryptedText
+from app.core.vocab import DeliveryStatus
 
 
 class Channel(Base):
@@ -23,7 +25,7 @@ class Channel(Base):
     url: Mapped[str] = mapped_column(EncryptedText)  # webhook URLs carry their token
     secret: Mapped[str | None] = mapped_column(EncryptedText)
     topics: Mapped[list[int] | None] = mapped_column(JSONType)
-    min_grade: Mapped[str] = mapped_column(String(20), default="general")
+    min_grade: Mapped[str] = mapped_column(String(20), default=Grade.GENERAL)
     quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     mention: Mapped[list[str]] = mapped_column(JSONType, default=list)
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -69,7 +71,7 @@ class Delivery(Base):
     notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     incident_id: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,8 +1,10 @@
 """The notice: what one alert change tells the chat groups, stored as JSON in the outbox.
 
-A digest is a `Notice` with `kind="digest"` whose `items` are the notices it bundles; every other
-kind has `items == []`. One class keeps the outbox column, `to_dict()/from_dict()` and `render()`
-single-pathed; `make_digest()` builds one from several notices.
+A digest is a `Notice` with `kind=NoticeKind.DIGEST` whose `items` are the notices it bundles; every
+other kind has `items == []`. One class keeps the outbox column, `to_dict()/from_dict()` and `render()`
+single-pathed; `make_digest()` builds one from several notices. Kind, grade and status are the
+vocabularies' enums (`NoticeKind`, `Grade`, `IncidentStatus`); strings given to the constructor are
+converted, and an unknown word is a `ValueError`.
 """
 
 from __future__ import annotations
@@ -13,21 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-GRADE_ORDER: tuple[str, ...] = ("general", "persistent", "influential", "severe")
-GRADE_LABELS: dict[str, str] = {
-    "general": "一般",
-    "persistent": "纠缠性",
-    "influential": "影响类",
-    "severe": "严重",
-}
-NOTICE_KINDS: tuple[str, ...] = ("incident_opened", "escalated", "resolved", "reminder", "test", "digest")
-NOTICE_STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved")
+from analysis.grading import Grade
+from app.core.vocab import IncidentStatus, NoticeKind
+
 NOTICE_SCHEMA_VERSION = 1
-
-
-def grade_rank(grade: str) -> int:
-    """Position of a grade in `GRADE_ORDER` (higher is more serious)."""
-    return GRADE_ORDER.index(grade)
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -74,10 +65,10 @@ class Notice:
     """One message-worthy alert change; `id` is the idempotency key receivers dedupe on."""
 
     id: str
-    kind: str
+    kind: NoticeKind
     incident_id: int | None
     topic: str
-    grade: str
+    grade: Grade
     headline: str
     created_at: datetime
     reasons: list[str] = field(default_factory=list)
@@ -88,34 +79,34 @@ class Notice:
     incident_url: str | None = None
     api_url: str | None = None
     mention: list[str] = field(default_factory=list)
-    status: str = "open"
+    status: IncidentStatus = IncidentStatus.OPEN
     items: list[Notice] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.kind not in NOTICE_KINDS:
-            raise ValueError(f"unknown notice kind {self.kind!r}")
-        if self.grade not in GRADE_ORDER:
-            raise ValueError(f"unknown grade {self.grade!r}")
-        if self.status not in NOTICE_STATUSES:
-            raise ValueError(f"unknown status {self.status!r}")
+        for name, vocabulary in (("kind", NoticeKind), ("grade", Grade), ("status", IncidentStatus)):
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, vocabulary(value))
+            except ValueError:
+                raise ValueError(f"unknown {name} {value!r}") from None
         if self.created_at.tzinfo is None:
             raise ValueError("created_at must be timezone-aware")
-        if self.items and self.kind != "digest":
+        if self.items and self.kind != NoticeKind.DIGEST:
             raise ValueError("only a digest notice has items")
 
     @property
     def grade_label(self) -> str:
         """The grade in Chinese (一般/纠缠性/影响类/严重)."""
-        return GRADE_LABELS[self.grade]
+        return self.grade.label
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (datetimes as ISO 8601), suitable for the outbox table."""
         return {
             "id": self.id,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "incident_id": self.incident_id,
             "topic": self.topic,
-            "grade": self.grade,
+            "grade": self.grade.value,
             "grade_label": self.grade_label,
             "headline": self.headline,
             "reasons": list(self.reasons),
@@ -127,13 +118,13 @@ class Notice:
             "api_url": self.api_url,
             "created_at": self.created_at.isoformat(),
             "mention": list(self.mention),
-            "status": self.status,
+            "status": self.status.value,
             "items": [item.to_dict() for item in self.items],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Notice:
-        """Inverse of `to_dict()`; derived keys such as `grade_label` are ignored."""
+        """Inverse of `to_dict()`; derived keys such as `grade_label` are ignored, words are checked."""
         return cls(
             id=data["id"],
             kind=data["kind"],
@@ -150,7 +141,7 @@ class Notice:
             incident_url=data.get("incident_url"),
             api_url=data.get("api_url"),
             mention=list(data.get("mention", [])),
-            status=data.get("status", "open"),
+            status=data.get("status", IncidentStatus.OPEN),
             items=[cls.from_dict(item) for item in data.get("items", [])],
         )
 
@@ -161,13 +152,13 @@ def make_digest(
     """Bundle several notices into one digest notice (grade = the most serious item's grade)."""
     if not notices:
         raise ValueError("a digest needs at least one notice")
-    grade = max((notice.grade for notice in notices), key=grade_rank)
+    grade = max((notice.grade for notice in notices), key=lambda value: value.rank)
     topics = list(dict.fromkeys(notice.topic for notice in notices))
     topic = topics[0] if len(topics) == 1 else f"{len(topics)} 个话题"
     mention = list(dict.fromkeys(user for notice in notices for user in notice.mention))
     return Notice(
         id=digest_id or str(uuid.uuid4()),
-        kind="digest",
+        kind=NoticeKind.DIGEST,
         incident_id=None,
         topic=topic,
         grade=grade,

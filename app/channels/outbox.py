@@ -1,33 +1,34 @@
 """The outbox: a notice per incident change, written in the alert change's own transaction.
 
 `Outbox(settings)` is the alert engine's `NoticeWriter`: `outbox(session, incident, kind, now)`
-composes the notice from the database (topic, grade, reasons, trend, top negative posts, keywords,
-checklist, links), stores one `Notice` row and one pending `Delivery` per routed channel. Routing:
-enabled channels whose topic filter and `min_grade` accept the incident (a resolution also reaches
-every channel that heard about the incident). Timing: quiet hours postpone all but 严重 to the end
-of the window; a minimum interval per incident and channel postpones everything but escalations.
-Nothing is dropped except a reminder that would only repeat news still waiting to go out.
-The dispatcher (app/channels/dispatcher.py) delivers the rows.
+asks the notification policy (app/channels/policy.py `decide`) for every channel at this moment —
+routing, silences, grade filters, quiet hours, minimum interval — then composes the notice from the
+database (topic, grade, reasons, trend, top negative posts, keywords, checklist, links) and stores one
+`Notice` row and one pending `Delivery` per channel the policy lets through, due when it says. A
+silence that holds writes no notice; the incident's timeline says which silence held it (a reminder
+held by a silence is simply tried again later). Nothing is dropped except a reminder that would only
+repeat news still waiting to go out. The dispatcher (app/channels/dispatcher.py) delivers the rows.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
-from datetime import datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.alerts.models import Incident, IncidentEvent, Rollup
+from analysis.grading import Grade
+from app.alerts.incidents import NoticeOutcome
+from app.alerts.models import Incident, IncidentEvent, Rollup, Silence
 from app.alerts.rollups import BUCKET, bucket_start
+from app.channels import policy
 from app.channels.models import Channel, Delivery
 from app.channels.models import Notice as NoticeRow
-from app.channels.notice import Notice, NoticePost, grade_rank
+from app.channels.notice import Notice, NoticePost
 from app.core.config import Settings
+from app.core.vocab import DeliveryStatus, IncidentStatus, NoticeKind
 from app.posts import insights
 from app.posts.models import Post, PostTopic
 from app.sources.models import Source
@@ -40,38 +41,7 @@ TOP_POSTS = 5
 TOP_KEYWORDS = 10
 
 
-def quiet_until(quiet_hours: Mapping[str, Any] | None, now: datetime) -> datetime | None:
-    """End of the quiet window that contains `now` (UTC), or None outside quiet hours."""
-    if not quiet_hours:
-        return None
-    zone = ZoneInfo(quiet_hours.get("timezone") or "Asia/Shanghai")
-    start, end = time.fromisoformat(quiet_hours["start"]), time.fromisoformat(quiet_hours["end"])
-    local = now.astimezone(zone)
-    clock = local.time().replace(tzinfo=None)
-    if start == end:
-        return None
-    if start < end:
-        inside, end_day = start <= clock < end, local.date()
-    else:
-        inside = clock >= start or clock < end
-        end_day = local.date() + timedelta(days=1) if clock >= start else local.date()
-    if not inside:
-        return None
-    return datetime.combine(end_day, end, tzinfo=zone).astimezone(now.tzinfo)
-
-
-def accepts(channel: Channel, *, topic_id: int, grade: str, kind: str, informed: bool) -> bool:
-    """Whether a channel's routing takes a notice of this topic, grade and kind."""
-    if not channel.enabled:
-        return False
-    if channel.topics is not None and topic_id not in channel.topics:
-        return False
-    if kind == "resolved" and informed:
-        return True
-    return grade_rank(grade) >= grade_rank(channel.min_grade or "general")
-
-
-def _reasons(session: Session, incident: Incident, kind: str, now: datetime) -> list[str]:
+def _reasons(session: Session, incident: Incident, kind: NoticeKind, now: datetime) -> list[str]:
     stmt = (
         select(IncidentEvent)
         .where(
@@ -89,10 +59,10 @@ def _reasons(session: Session, incident: Incident, kind: str, now: datetime) -> 
             f"5 分钟声量 {inputs.get('observed', 0):g} 条，为基线 {inputs.get('ratio', 0):g} 倍，"
             f"负面占比 {float(inputs.get('negative_share', 0)):.0%}"
         ]
-    if kind == "resolved":
+    if kind == NoticeKind.RESOLVED:
         closing = next((e for e in events if e.kind == "resolved"), None)
         return [closing.message] if closing and closing.message else ["事件已解除"]
-    if kind == "reminder":
+    if kind == NoticeKind.REMINDER:
         minutes = int((now - incident.opened_at).total_seconds() // 60)
         return [f"事件已持续 {minutes} 分钟，仍未确认，请尽快处置", *reasons]
     return reasons
@@ -148,14 +118,14 @@ def _keywords(session: Session, topic: Topic | None, now: datetime) -> list[str]
 
 
 def compose_notice(
-    session: Session, incident: Incident, kind: str, now: datetime, *, base_url: str
+    session: Session, incident: Incident, kind: NoticeKind, now: datetime, *, base_url: str
 ) -> Notice:
     """The notice for an incident change, with its context read from the database."""
     topic = session.get(Topic, incident.topic_id)
     base = base_url.rstrip("/")
     steps = (
         []
-        if incident.status == "resolved"
+        if incident.status == IncidentStatus.RESOLVED
         else [str(item.get("text", "")) for item in incident.checklist or [] if not item.get("done")]
     )
     return Notice(
@@ -163,17 +133,17 @@ def compose_notice(
         kind=kind,
         incident_id=incident.id,
         topic=topic.name if topic else "",
-        grade=incident.grade,
+        grade=Grade(incident.grade),
         headline=incident.headline or incident.title,
         created_at=now,
         reasons=_reasons(session, incident, kind, now),
         trend=_trend(session, incident.topic_id, now),
-        top_posts=[] if kind == "resolved" else _top_posts(session, incident.topic_id, now),
+        top_posts=[] if kind == NoticeKind.RESOLVED else _top_posts(session, incident.topic_id, now),
         keywords=_keywords(session, topic, now),
         checklist=steps,
         incident_url=f"{base}/#/incidents/{incident.id}",
         api_url=f"{base}/api/v1/incidents/{incident.id}",
-        status=incident.status,
+        status=IncidentStatus(incident.status),
     )
 
 
@@ -185,36 +155,42 @@ class Outbox:
         self.min_interval = timedelta(minutes=settings.outbox_min_interval_minutes)
         self.reminder_interval = timedelta(minutes=settings.reminder_interval_minutes)
 
-    def __call__(self, session: Session, incident: Incident, kind: str, now: datetime) -> None:
-        """Store the notice and one delivery per routed channel, in the caller's transaction."""
-        notice = compose_notice(session, incident, kind, now, base_url=self.settings.base_url)
+    def __call__(self, session: Session, incident: Incident, kind: str, now: datetime) -> NoticeOutcome:
+        """Decide per channel now; store the notice and the deliveries the policy lets through."""
+        notice_kind = NoticeKind(kind)
+        silences = policy.current_silences(session, now)
+        informed = set(
+            session.scalars(select(Delivery.channel_id).where(Delivery.incident_id == incident.id))
+        )
+        channels = session.scalars(select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.id))
+        decisions = {
+            channel.id: (
+                channel,
+                self._decide(session, channel, incident, notice_kind, silences, informed, now),
+            )
+            for channel in channels
+        }
+        silence = next((d.silence for _, d in decisions.values() if d.silence is not None), None)
+        if silence is not None:  # a silence covers the topic and grade: it holds on every routed channel
+            self._held(session, incident, notice_kind, silence, now)
+            return NoticeOutcome(silenced_by=silence.reason)
+        notice = compose_notice(session, incident, notice_kind, now, base_url=self.settings.base_url)
         session.add(
             NoticeRow(
                 id=notice.id,
                 incident_id=incident.id,
                 topic_id=incident.topic_id,
-                kind=kind,
+                kind=notice_kind,
                 grade=notice.grade,
                 payload=notice.to_dict(),
                 created_at=now,
             )
         )
         session.flush()
-        informed = set(
-            session.scalars(select(Delivery.channel_id).where(Delivery.incident_id == incident.id))
-        )
-        channels = session.scalars(select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.id))
         queued = [
             channel.id
-            for channel in channels
-            if accepts(
-                channel,
-                topic_id=incident.topic_id,
-                grade=notice.grade,
-                kind=kind,
-                informed=channel.id in informed,
-            )
-            and self._enqueue(session, channel, notice, now)
+            for channel, decision in decisions.values()
+            if decision.send and self._enqueue(session, channel, notice, decision, now)
         ]
         log.info(
             "notice %s (%s, incident %s, grade %s) queued for channels %s",
@@ -224,35 +200,66 @@ class Outbox:
             notice.grade,
             queued,
         )
+        return NoticeOutcome(notice_id=notice.id, channels=tuple(queued))
 
-    def _enqueue(self, session: Session, channel: Channel, notice: Notice, now: datetime) -> bool:
-        earlier = list(
-            session.scalars(
-                select(Delivery).where(
-                    Delivery.channel_id == channel.id,
-                    Delivery.incident_id == notice.incident_id,
-                    Delivery.status.in_(("pending", "delivered")),
-                )
-            )
+    def _earlier(self, session: Session, channel_id: int, incident_id: int, now: datetime) -> list[Delivery]:
+        stmt = select(Delivery).where(
+            Delivery.channel_id == channel_id,
+            Delivery.incident_id == incident_id,
+            Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.DELIVERED)),
         )
-        waiting = [d for d in earlier if d.status == "pending"]
-        if notice.kind == "reminder" and waiting:
-            return False
-        for delivery in waiting:
-            leased = delivery.lease_expires_at is not None and delivery.lease_expires_at > now
-            if not leased and self._is_reminder(session, delivery):
-                delivery.status, delivery.last_error = "superseded", "已有更新的通知，提醒不再发送"
-        earlier = [d for d in earlier if d.status != "superseded"]
-        due = self._due(channel, notice, earlier, now)
-        for delivery in earlier:
-            if delivery.status == "pending" and delivery.next_attempt_at > due:
+        return list(session.scalars(stmt))
+
+    def _decide(
+        self,
+        session: Session,
+        channel: Channel,
+        incident: Incident,
+        kind: NoticeKind,
+        silences: list[Silence],
+        informed: set[int],
+        now: datetime,
+    ) -> policy.Decision:
+        earlier = [
+            policy.Earlier(
+                status=DeliveryStatus(d.status),
+                at=d.delivered_at or d.next_attempt_at,
+                replaceable=self._replaceable(session, d, now),
+            )
+            for d in self._earlier(session, channel.id, incident.id, now)
+        ]
+        return policy.decide(
+            kind=kind,
+            grade=incident.grade,
+            topic_id=incident.topic_id,
+            channel=channel,
+            silences=silences,
+            informed=channel.id in informed,
+            earlier=earlier,
+            now=now,
+            min_interval=self.min_interval,
+        )
+
+    def _enqueue(
+        self, session: Session, channel: Channel, notice: Notice, decision: policy.Decision, now: datetime
+    ) -> bool:
+        due = decision.due or now
+        for delivery in self._earlier(session, channel.id, notice.incident_id or 0, now):
+            if delivery.status != DeliveryStatus.PENDING:
+                continue
+            if self._replaceable(session, delivery, now):
+                delivery.status, delivery.last_error = (
+                    DeliveryStatus.SUPERSEDED,
+                    "已有更新的通知，提醒不再发送",
+                )
+            elif delivery.next_attempt_at > due:
                 delivery.next_attempt_at = due  # keep the incident's notices in order
         session.add(
             Delivery(
                 notice_id=notice.id,
                 channel_id=channel.id,
                 incident_id=notice.incident_id,
-                status="pending",
+                status=DeliveryStatus.PENDING,
                 attempts=0,
                 next_attempt_at=due,
                 created_at=now,
@@ -260,25 +267,30 @@ class Outbox:
         )
         return True
 
-    def _due(self, channel: Channel, notice: Notice, earlier: list[Delivery], now: datetime) -> datetime:
-        due = now
-        if notice.grade != "severe":
-            try:
-                due = quiet_until(channel.quiet_hours, now) or now
-            except (
-                KeyError,
-                ValueError,
-                ZoneInfoNotFoundError,
-            ):  # a hand-edited window must not block alerts
-                log.warning(
-                    "channel %s has unusable quiet hours %r; ignored", channel.id, channel.quiet_hours
-                )
-        if notice.kind != "escalated" and earlier and self.min_interval:
-            last = max(d.delivered_at or d.next_attempt_at for d in earlier)
-            due = max(due, last + self.min_interval)
-        return due
+    @staticmethod
+    def _held(
+        session: Session, incident: Incident, kind: NoticeKind, silence: Silence, now: datetime
+    ) -> None:
+        """Say on the timeline that a silence held this notice (reminders are retried, so not logged)."""
+        if kind == NoticeKind.REMINDER:
+            return
+        session.add(
+            IncidentEvent(
+                incident_id=incident.id,
+                at=now,
+                kind="silenced",
+                actor="system",
+                message=f"{kind.label}通知已静默：{silence.reason}",
+                data={"silence_id": silence.id, "notice_kind": kind.value},
+            )
+        )
 
     @staticmethod
-    def _is_reminder(session: Session, delivery: Delivery) -> bool:
+    def _replaceable(session: Session, delivery: Delivery, now: datetime) -> bool:
+        """A pending reminder that nobody is sending right now."""
+        if delivery.status != DeliveryStatus.PENDING:
+            return False
+        if delivery.lease_expires_at is not None and delivery.lease_expires_at > now:
+            return False
         kind = session.scalar(select(NoticeRow.kind).where(NoticeRow.id == delivery.notice_id))
-        return kind == "reminder"
+        return kind == NoticeKind.REMINDER

@@ -13,7 +13,6 @@ from app.channels.base import DeliveryResult, Outcome
 from app.channels.models import Channel
 from app.channels.registry import get_channel
 from app.channels.schemas import (
-    DELIVERY_STATUSES,
     AttemptRead,
     ChannelCreate,
     ChannelRead,
@@ -26,6 +25,7 @@ from app.core.deps import AdminKey, Id, IdFilter, ReadKey, SessionDep, SettingsD
 from app.core.errors import BadRequest
 from app.core.masking import redact
 from app.core.urls import outgoing_client
+from app.core.vocab import DeliveryStatus
 
 router = APIRouter(prefix="/api/v1", tags=["channels"])
 
@@ -189,8 +189,8 @@ def list_deliveries(
             "type": "value_error",
         }
         raise RequestValidationError([error])
-    if status_filter is not None and status_filter not in DELIVERY_STATUSES:
-        raise BadRequest(f"status 必须是 {'、'.join(DELIVERY_STATUSES)} 之一")
+    if status_filter is not None and status_filter not in set(DeliveryStatus):
+        raise BadRequest(f"status 必须是 {'、'.join(DeliveryStatus)} 之一")
     rows = service.list_deliveries(
         session=session,
         channel_id=channel_id,
@@ -208,7 +208,7 @@ def list_deliveries(
             headline=str(notice.payload.get("headline", "")),
             channel_id=delivery.channel_id,
             incident_id=delivery.incident_id,
-            status=delivery.status,
+            status=DeliveryStatus(delivery.status),
             attempt_count=delivery.attempts,
             next_attempt_at=delivery.next_attempt_at,
             created_at=delivery.created_at,

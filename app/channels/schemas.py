@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Grade = Literal["general", "persistent", "influential", "severe"]
-DELIVERY_STATUSES = ("pending", "delivered", "failed", "superseded")
+from analysis.grading import Grade
+from app.core.vocab import DeliveryStatus
+
 CLOCK_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
@@ -62,7 +63,7 @@ class ChannelCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2000)
     secret: str | None = Field(default=None, max_length=500)
     topics: list[int] | None = Field(default=None, description="topic ids; null means every topic")
-    min_grade: Grade = "general"
+    min_grade: Grade = Grade.GENERAL
     quiet_hours: QuietHours | None = None
     mention: list[str] = Field(default_factory=list, max_length=20)
     options: dict[str, Any] = Field(default_factory=dict)
@@ -142,7 +143,7 @@ class DeliveryRead(BaseModel):
     headline: str
     channel_id: int
     incident_id: int | None
-    status: str = Field(description="pending, delivered, failed or superseded")
+    status: DeliveryStatus = Field(description="pending, delivered, failed or superseded")
     attempt_count: int
     next_attempt_at: datetime
     created_at: datetime

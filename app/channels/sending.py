@@ -17,11 +17,13 @@ from datetime import datetime, timedelta
 
 import httpx
 
+from analysis.grading import Grade
 from app.channels.base import ChannelConfig, DeliveryResult, Outcome
 from app.channels.delivery import send
 from app.channels.models import Channel
 from app.channels.notice import Notice
 from app.channels.registry import get_channel
+from app.core.vocab import NoticeKind
 
 MAX_SHRINK = 3
 SHRINK_KEEP = {1: (5, 8, 5, 2), 2: (3, 5, 3, 1), 3: (1, 0, 0, 0)}  # reasons, keywords, checklist, posts
@@ -127,10 +129,10 @@ def make_test_notice(channel: Channel, *, now: datetime, base_url: str) -> Notic
     """The message `POST /channels/{id}/test` sends."""
     return Notice(
         id=str(uuid.uuid4()),
-        kind="test",
+        kind=NoticeKind.TEST,
         incident_id=None,
         topic=channel.name,
-        grade="general",
+        grade=Grade.GENERAL,
         headline="收到这条消息，说明预警通道配置正确",
         created_at=now,
         incident_url=f"{base_url.rstrip('/')}/#/channels",

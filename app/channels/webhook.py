@@ -32,6 +32,7 @@ from app.channels.base import (
     dump_json,
 )
 from app.channels.notice import NOTICE_SCHEMA_VERSION
+from app.core.vocab import NoticeKind
 
 SECRET_PREFIX = "whsec_"
 TRIMMED_LISTS = ("top_posts", "keywords", "reasons", "checklist")
@@ -134,7 +135,7 @@ class WebhookChannel(Channel[WebhookConfig]):
 
     def render(self, notice: Notice, config: WebhookConfig, *, now: datetime) -> list[ChannelRequest]:
         """Signed JSON request(s); split digests get `webhook-id` `<id>-<n>`."""
-        if notice.kind == "digest":
+        if notice.kind == NoticeKind.DIGEST:
             payloads = split_digest(notice, config.max_body_bytes)
         else:
             payloads = [fit_notice(notice, config.max_body_bytes)]

@@ -42,18 +42,21 @@ class Settings(BaseSettings):
     push_mode: Literal["auto", "inline", "queue"] = "auto"
     ingest_lease_seconds: float = Field(default=120.0, gt=0)
     ingest_max_attempts: int = Field(default=5, ge=1, le=100)
+    # Harm, danger and legal trouble only: everyday complaint words (召回, 维权, 诈骗, bare 泄露)
+    # run through ordinary grumbling and would mark calm chatter as a crisis.
     critical_terms: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
             "死亡",
-            "爆炸",
-            "泄露",
-            "召回",
-            "中毒",
-            "维权",
-            "起火",
-            "坍塌",
+            "身亡",
+            "伤亡",
             "猝死",
-            "诈骗",
+            "爆炸",
+            "起火",
+            "中毒",
+            "坍塌",
+            "数据泄露",
+            "信息泄露",
+            "立案调查",
         ]
     )
     auto_resolve_minutes: int = Field(default=120, ge=5)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from analysis.grading import GRADE_LABELS
+from analysis.grading import GRADE_LABELS, Grade
 from app.alerts import rollups
 from app.alerts.models import Incident
 from app.cases.models import Case
@@ -108,7 +108,7 @@ def _sink_channel(session: Session, topic_id: int, sink_url: str) -> Channel:
         return existing
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
     data = ChannelCreate(
-        name=CHANNEL, kind="webhook", url=sink_url, secret=secret, topics=[topic_id], min_grade="general"
+        name=CHANNEL, kind="webhook", url=sink_url, secret=secret, topics=[topic_id], min_grade=Grade.GENERAL
     )
     channel = channels.create(session=session, data=data, allowlist=allow)
     channel.demo = True

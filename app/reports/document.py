@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.core.vocab import IncidentStatus
 from app.reports.periods import CHINA_TZ
 from app.reports.service import IncidentItem, PostItem, Report
 
 SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面"}
-STATUS_LABELS = {"open": "处置中", "acknowledged": "已认领", "resolved": "已解除"}
+STATUS_LABELS = {status.value: status.label for status in IncidentStatus}
 EVENT_LABELS = {
     "opened": "开启",
     "escalated": "升级",
@@ -102,7 +103,7 @@ def _change(report: Report) -> str:
 
 def _overview(report: Report) -> list[Block]:
     win = report.window
-    open_count = sum(1 for item in report.incidents if item.status != "resolved")
+    open_count = sum(1 for item in report.incidents if item.status != IncidentStatus.RESOLVED)
     kind = "日报" if win.period == "day" else "周报"
     return [
         Heading(1, f"舆情简报（{kind}）：{report.topic}"),

@@ -164,7 +164,11 @@ def test_export_markdown_through_cli_and_api(
     assert document.startswith("# 复盘：【严重】星河汽车")
     assert "已联系售后，确认为个别车辆" in document and "- [x] 核实事实" in document
     assert "官方声明发布后负面回落" in document and "1 小时内发出\n\n客服口径需提前同步" in document
-    assert "`severe.volume_negative`" in document and "检测器：声量突增" in document
+    assert (
+        "声量激增且负面集中" in document
+        and "severe.volume_negative" not in document
+        and "检测器：声量突增" in document
+    )
     assert (
         "| 为基线倍数 | 9.0 |" in document and "召回" in document and "刹车、Brake-Recall、微博" in document
     )

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy.orm import Session
 
-from analysis.grading import Grading, GradingInputs, RuleHit
+from analysis.grading import Grade, Grading, GradingInputs, RuleHit
 from app.alerts.incidents import NoticeWriter, record_alert
 from app.alerts.models import Incident
 from app.channels import service
@@ -189,7 +189,7 @@ def make_topic(session: Session, name: str = "某乳业品牌") -> Topic:
 def grading(grade: str, reason: str = "负面声量为基线 8.4 倍（阈值 3 倍）") -> Grading:
     """A grading with one rule hit and realistic inputs."""
     inputs = GradingInputs(observed=312, baseline=37.1, ratio=8.4, negative=240, negative_share=0.77)
-    return Grading(grade=grade, hits=(RuleHit(f"{grade}.test", grade, reason),), inputs=inputs)
+    return Grading(grade=Grade(grade), hits=(RuleHit(f"{grade}.test", Grade(grade), reason),), inputs=inputs)
 
 
 def raise_alert(session: Session, topic: Topic, grade: str, now: datetime, writer: NoticeWriter) -> Incident:

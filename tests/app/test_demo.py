@@ -116,6 +116,9 @@ def test_load_baseline_incident_sink_idempotence_and_removal(  # type: ignore[no
         assert len({start.replace(minute=0) for start in starts}) > 55  # most hours of three days
         incident = session.scalars(select(Incident).where(Incident.topic_id == topic.id)).one()
         assert incident.status == "open" and incident.grade in GRADES and incident.title.startswith("【")
+        assert incident.grade == "severe", (incident.rules, incident.inputs)  # a large, fast, negative burst
+        lead = incident.title.removeprefix("【严重】星河汽车（演示）：")
+        assert lead.startswith(("声量", "负面声量")), incident.title
         assert summary.incident and summary.incident["id"] == incident.id
         channel = session.scalars(select(Channel).where(Channel.demo.is_(True))).one()
         assert channel.url == SINK and channel.kind == "webhook"

@@ -72,6 +72,7 @@ def test_alerts_group_escalate_and_lower_grades_are_inhibited(db, topic) -> None
         _alert(session, t, "severe", T0 + timedelta(minutes=20), notices)
         _alert(session, t, "influential", T0 + timedelta(minutes=25), notices)
         assert first.id == same.id and same.grade == "severe"
+        assert same.title == "【严重】某品牌：severe 测试"  # an escalation retitles with its own headline
         kinds = [
             e.kind
             for e in session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == first.id))
@@ -80,7 +81,9 @@ def test_alerts_group_escalate_and_lower_grades_are_inhibited(db, topic) -> None
     assert kinds.count("escalated") == 2 and kinds.count("alert") == 3
 
 
-def test_silence_keeps_the_record_but_sends_nothing(db, topic) -> None:  # type: ignore[no-untyped-def]
+def test_the_lifecycle_asks_for_every_notice_and_keeps_no_silence_state(db, topic) -> None:  # type: ignore[no-untyped-def]
+    """Silences are the notice writer's decision (app/channels/policy.py): the lifecycle asks for a
+    notice at every change, whatever silences exist, and nothing on the incident remembers one."""
     from app.topics.models import Topic
 
     notices = Notices()
@@ -88,7 +91,7 @@ def test_silence_keeps_the_record_but_sends_nothing(db, topic) -> None:  # type:
         session.add(
             Silence(
                 topic_id=topic,
-                max_grade="influential",
+                max_grade=None,
                 starts_at=T0 - timedelta(hours=1),
                 ends_at=T0 + timedelta(hours=1),
                 reason="新品发布会",
@@ -97,9 +100,17 @@ def test_silence_keeps_the_record_but_sends_nothing(db, topic) -> None:  # type:
         )
         t = session.get(Topic, topic)
         alert, incident = _alert(session, t, "general", T0, notices)
-        assert alert.status == "silenced" and incident.silenced
-        _alert(session, t, "severe", T0 + timedelta(minutes=5), notices)  # above the silenced grade
-    assert notices.sent == [(incident.id, "escalated")]
+        assert alert.status == "active"  # the recorder wrote the notice: nothing held it
+        _alert(session, t, "severe", T0 + timedelta(minutes=5), notices)
+        incidents.resolve(
+            session, incident.id, actor="x", now=T0 + timedelta(minutes=10), write_notice=notices
+        )
+        assert not hasattr(incident, "silenced")
+    assert notices.sent == [
+        (incident.id, "incident_opened"),
+        (incident.id, "escalated"),
+        (incident.id, "resolved"),
+    ]
 
 
 def test_acknowledge_resolve_and_auto_resolve(db, topic) -> None:  # type: ignore[no-untyped-def]

@@ -7,15 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.alerts.models import Silence
+from app.channels import policy
 from app.channels.base import DeliveryResult, Outcome
 from app.channels.claims import digest_id
 from app.channels.dispatcher import Dispatcher
 from app.channels.models import Channel
-from app.channels.outbox import accepts, quiet_until
+from app.channels.policy import Verdict, quiet_until
 from app.channels.sending import describe, shrink_config, shrink_notice
 from app.channels.service import mask_url
 from app.channels.webhook import WebhookConfig
 from app.core.config import load_settings
+from app.core.vocab import DeliveryStatus, NoticeKind
 from tests.channels.conftest import huge_notice
 
 SHANGHAI_NIGHT = {"start": "22:00", "end": "08:00", "timezone": "Asia/Shanghai"}
@@ -49,21 +52,165 @@ def test_quiet_until(window, now, until) -> None:  # type: ignore[no-untyped-def
 @pytest.mark.parametrize(
     ("channel", "topic_id", "grade", "kind", "informed", "expected"),
     [
-        ({}, 1, "general", "incident_opened", False, True),
-        ({"enabled": False}, 1, "severe", "incident_opened", False, False),
-        ({"topics": [2, 3]}, 1, "severe", "incident_opened", False, False),
-        ({"topics": [1]}, 1, "general", "incident_opened", False, True),
-        ({"topics": []}, 1, "severe", "incident_opened", False, False),
-        ({"min_grade": "influential"}, 1, "persistent", "incident_opened", False, False),
-        ({"min_grade": "influential"}, 1, "influential", "escalated", False, True),
-        ({"min_grade": "severe"}, 1, "influential", "resolved", True, True),
-        ({"min_grade": "severe"}, 1, "influential", "resolved", False, False),
-        ({"min_grade": "severe", "topics": [2]}, 1, "severe", "resolved", True, False),
+        ({}, 1, "general", "incident_opened", False, Verdict.SEND),
+        ({"enabled": False}, 1, "severe", "incident_opened", False, Verdict.NOT_ROUTED),
+        ({"topics": [2, 3]}, 1, "severe", "incident_opened", False, Verdict.NOT_ROUTED),
+        ({"topics": [1]}, 1, "general", "incident_opened", False, Verdict.SEND),
+        ({"topics": []}, 1, "severe", "incident_opened", False, Verdict.NOT_ROUTED),
+        ({"min_grade": "influential"}, 1, "persistent", "incident_opened", False, Verdict.BELOW_GRADE),
+        ({"min_grade": "influential"}, 1, "influential", "escalated", False, Verdict.SEND),
+        ({"min_grade": "severe"}, 1, "influential", "resolved", True, Verdict.SEND),
+        ({"min_grade": "severe"}, 1, "influential", "resolved", False, Verdict.BELOW_GRADE),
+        ({"min_grade": "severe", "topics": [2]}, 1, "severe", "resolved", True, Verdict.NOT_ROUTED),
     ],
 )
-def test_accepts(channel, topic_id, grade, kind, informed, expected) -> None:  # type: ignore[no-untyped-def]
+def test_routing_and_grade_filter(channel, topic_id, grade, kind, informed, expected) -> None:  # type: ignore[no-untyped-def]
     row = Channel(**{"enabled": True, "topics": None, "min_grade": "general", **channel})
-    assert accepts(row, topic_id=topic_id, grade=grade, kind=kind, informed=informed) is expected
+    decision = policy.decide(
+        kind=NoticeKind(kind),
+        grade=grade,
+        topic_id=topic_id,
+        channel=row,
+        silences=[],
+        informed=informed,
+        earlier=[],
+        now=utc("2026-11-20 03:00"),
+        min_interval=timedelta(minutes=10),
+    )
+    assert decision.verdict is expected and decision.send is (expected is Verdict.SEND)
+
+
+NOW = utc("2026-11-20 15:30")  # 23:30 in Beijing
+
+
+def _silence(topic_id: int | None, max_grade: str | None, start: int, end: int) -> Silence:
+    return Silence(
+        id=1,
+        topic_id=topic_id,
+        max_grade=max_grade,
+        starts_at=NOW + timedelta(minutes=start),
+        ends_at=NOW + timedelta(minutes=end),
+        reason="发布会",
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "kind", "grade", "silences", "quiet", "earlier", "verdict", "due_minutes"),
+    [
+        ("no policy", "incident_opened", "general", [], None, [], Verdict.SEND, 0),
+        (
+            "topic silence",
+            "incident_opened",
+            "general",
+            [_silence(1, None, -10, 10)],
+            None,
+            [],
+            Verdict.SILENCED,
+            None,
+        ),
+        (
+            "global silence",
+            "resolved",
+            "severe",
+            [_silence(None, None, -10, 10)],
+            None,
+            [],
+            Verdict.SILENCED,
+            None,
+        ),
+        (
+            "other topic's silence",
+            "incident_opened",
+            "general",
+            [_silence(2, None, -10, 10)],
+            None,
+            [],
+            Verdict.SEND,
+            0,
+        ),
+        (
+            "silence up to 影响类, 严重 passes",
+            "escalated",
+            "severe",
+            [_silence(1, "influential", -10, 10)],
+            None,
+            [],
+            Verdict.SEND,
+            0,
+        ),
+        (
+            "silence up to 影响类 holds 影响类",
+            "escalated",
+            "influential",
+            [_silence(1, "influential", -10, 10)],
+            None,
+            [],
+            Verdict.SILENCED,
+            None,
+        ),
+        ("silence over", "resolved", "general", [_silence(1, None, -60, 0)], None, [], Verdict.SEND, 0),
+        ("silence not started", "resolved", "general", [_silence(1, None, 1, 60)], None, [], Verdict.SEND, 0),
+        ("quiet hours postpone", "incident_opened", "influential", [], SHANGHAI_NIGHT, [], Verdict.SEND, 30),
+        ("quiet hours spare 严重", "incident_opened", "severe", [], SHANGHAI_NIGHT, [], Verdict.SEND, 0),
+        ("minimum interval", "resolved", "general", [], None, [("delivered", -4, False)], Verdict.SEND, 6),
+        (
+            "escalations skip the interval",
+            "escalated",
+            "severe",
+            [],
+            None,
+            [("delivered", -4, False)],
+            Verdict.SEND,
+            0,
+        ),
+        (
+            "a replaced reminder does not count",
+            "resolved",
+            "severe",
+            [],
+            None,
+            [("pending", 0, True)],
+            Verdict.SEND,
+            0,
+        ),
+        (
+            "reminder behind waiting news",
+            "reminder",
+            "severe",
+            [],
+            None,
+            [("pending", 5, False)],
+            Verdict.REPEAT,
+            None,
+        ),
+    ],
+)
+def test_policy_decides_at_notice_time(
+    case, kind, grade, silences, quiet, earlier, verdict, due_minutes
+) -> None:  # type: ignore[no-untyped-def]
+    channel = Channel(id=1, enabled=True, topics=None, min_grade="general", quiet_hours=quiet)
+    decision = policy.decide(
+        kind=NoticeKind(kind),
+        grade=grade,
+        topic_id=1,
+        channel=channel,
+        silences=silences,
+        informed=True,
+        earlier=[
+            policy.Earlier(DeliveryStatus(status), NOW + timedelta(minutes=at), replaceable)
+            for status, at, replaceable in earlier
+        ],
+        now=NOW,
+        min_interval=timedelta(minutes=10),
+    )
+    assert decision.verdict is verdict, case
+    if due_minutes is None:
+        assert decision.due is None, case
+    elif quiet and due_minutes:
+        assert decision.due == utc("2026-11-21 00:00"), case  # 08:00 in Beijing
+    else:
+        assert decision.due == NOW + timedelta(minutes=due_minutes), case
+    assert (decision.silence is not None) is (verdict is Verdict.SILENCED), case
 
 
 def test_backoff_is_full_jitter_capped_and_honours_retry_after() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from app.alerts import incidents
-from app.alerts.models import Incident, Rollup
+from app.alerts.models import Incident, Rollup, Silence
 from app.alerts.rollups import bucket_start
 from app.channels import service
 from app.channels.models import Channel, Delivery, Notice
@@ -215,10 +215,20 @@ def test_reminders_table(db, settings) -> None:  # type: ignore[no-untyped-def]
         _channel(session, "all")
     for index, (status, grade, minutes, silenced, expected) in enumerate(REMINDER_CASES):
         opened = T0 + timedelta(days=index)
+        now = opened + timedelta(minutes=minutes)
         with db.session() as session:
             incident = raise_alert(session, make_topic(session, f"话题{index}"), grade, opened, outbox)
-            incident.status, incident.silenced = status, silenced
-        now = opened + timedelta(minutes=minutes)
+            incident.status = status
+            if silenced:  # a silence that starts after the opening and still holds now
+                session.add(
+                    Silence(
+                        topic_id=incident.topic_id,
+                        starts_at=opened + timedelta(minutes=1),
+                        ends_at=now + timedelta(minutes=1),
+                        reason="演练",
+                        created_by="test",
+                    )
+                )
         with db.session() as session:
             assert write_reminders(session, now, outbox) == ([incident.id] if expected else []), index
         with db.session() as session:

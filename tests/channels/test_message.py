@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.channels import GRADE_LABELS, GRADE_ORDER, Notice, make_digest
+from analysis.grading import Grade
+from app.channels import Notice, make_digest
 from app.channels.markup import Markup, SlackMarkup, WeComMarkup, clean_text, neutralise, safe_url
 from app.channels.message import (
     TRUNCATED_TAIL,
@@ -20,12 +21,35 @@ from app.channels.message import (
     truncate_bytes,
     utf8_len,
 )
+from app.core.vocab import DeliveryStatus, IncidentStatus, NoticeKind
 from tests.channels.conftest import NOW, make_notice
 
 
 def test_grades_in_order_with_chinese_labels() -> None:
-    assert GRADE_ORDER == ("general", "persistent", "influential", "severe")
-    assert [GRADE_LABELS[grade] for grade in GRADE_ORDER] == ["一般", "纠缠性", "影响类", "严重"]
+    assert [grade.value for grade in Grade] == ["general", "persistent", "influential", "severe"]
+    assert [grade.label for grade in Grade] == ["一般", "纠缠性", "影响类", "严重"]
+    assert [grade.rank for grade in Grade] == [0, 1, 2, 3]
+
+
+def test_vocabularies_keep_their_stored_strings() -> None:
+    """The enums' values are the words already stored in the database and the outbox JSON."""
+    assert [s.value for s in IncidentStatus] == ["open", "acknowledged", "resolved"]
+    assert [k.value for k in NoticeKind] == [
+        "incident_opened",
+        "escalated",
+        "resolved",
+        "reminder",
+        "test",
+        "digest",
+    ]
+    assert [s.value for s in DeliveryStatus] == ["pending", "delivered", "failed", "superseded"]
+    notice = make_notice()
+    data = notice.to_dict()
+    assert type(data["kind"]) is str and type(data["grade"]) is str and type(data["status"]) is str
+    again = Notice.from_dict(data)
+    assert again.kind is NoticeKind(data["kind"]) and again.grade is Grade(data["grade"])
+    with pytest.raises(ValueError, match="unknown grade"):
+        Notice.from_dict({**data, "grade": "critical"})
 
 
 def test_notice_round_trips_through_json() -> None:

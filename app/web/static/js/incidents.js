@@ -62,7 +62,7 @@ function reasonsCard(incident) {
   return card('分级依据',
     incident.reasons.length ? h('ul', {id: 'incident-reasons'}, incident.reasons.map((r) => h('li', {}, r)))
       : empty('没有记录分级理由。'),
-    incident.rules.length ? h('p', {}, '触发规则：', incident.rules.map((rule) => h('span', {class: 'chip'}, rule))) : null);
+    incident.rule_labels.length ? h('p', {}, '触发规则：', incident.rule_labels.map((label) => h('span', {class: 'chip'}, label))) : null);
 }
 
 function inputsCard(inputs) {
