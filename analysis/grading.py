@@ -57,6 +57,7 @@ RULE_LABELS: dict[str, str] = {
     "influential.media": "新闻媒体报道",
     "influential.platforms": "跨平台扩散",
     "influential.sources": "多个来源同时出现",
+    "influential.hotlist": "登上热搜/热榜",
     "persistent.duration": "持续时间长",
     "persistent.recurrence": "近期反复出现",
     "general.spike": "小范围波动",

@@ -22,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis.grading import Grading, RuleHit
+from analysis.grading import Grade, Grading, RuleHit
 from app.alerts import incidents
 from app.alerts.models import IncidentEvent
 from app.alerts.rollups import bucket_start
@@ -35,7 +35,7 @@ from app.topics.models import Topic
 log = logging.getLogger(__name__)
 DETECTOR = "hotlist"
 RULE = "influential.hotlist"
-HOTLIST_GRADE = "influential"
+HOTLIST_GRADE = Grade.INFLUENTIAL
 
 
 def headline(change: HotListChange, list_name: str) -> str:
