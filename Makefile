@@ -18,10 +18,11 @@ run: $(STAMP) ## migrate, load the demo on an empty database, and serve on http:
 	$(BIN)/yuqing demo --host 127.0.0.1 --port 8000
 
 test: $(STAMP) ## run the test suite (SQLite; PostgreSQL too when YUQING_TEST_DATABASE_URL is set)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 test-fast: $(STAMP) ## the fast lane: SQLite only, no slow, browser or ../shared-data tests
-	YUQING_TEST_DATABASE_URL= $(BIN)/python -m pytest -m "not slow and not browser and not shared"
+	YUQING_TEST_DATABASE_URL= $(BIN)/python -m pytest -n 2 -m "not slow and not browser and not shared and not serial"
 
 lint: $(STAMP)
 	$(BIN)/ruff check app collectors analysis tests

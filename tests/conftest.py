@@ -16,7 +16,11 @@ from app.core.db import Database
 from app.core.migrate import upgrade
 from tests.support.loopback import loopback_server  # noqa: F401  (fixture for every test package)
 
-PG_URL = os.environ.get("YUQING_TEST_DATABASE_URL", "")
+PG_BASE_URL = os.environ.get("YUQING_TEST_DATABASE_URL", "")
+# Under pytest-xdist (`make test` runs two workers) each worker gets a database of its own beside the
+# configured one (`<name>_gw0`, …), created on first use and dropped when its session ends.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PG_URL = f"{PG_BASE_URL}_{XDIST_WORKER}" if PG_BASE_URL and XDIST_WORKER else PG_BASE_URL
 
 # The suite runs on its own settings: no .env of the working directory and no YUQING_* variable of
 # the caller's shell reach it or the processes it starts (YUQING_TEST_* and YUQING_BENCH_* choose
@@ -45,11 +49,26 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _worker_database(create: bool) -> None:
+    """Create (or drop) this xdist worker's database, through the configured one."""
+    name = _normalise(PG_URL).rsplit("/", 1)[-1]
+    admin = create_engine(_normalise(PG_BASE_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if create and not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        elif not create and exists:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def pg_migrated() -> str:
-    """The PostgreSQL test database, migrated once per session."""
+def pg_migrated() -> Iterator[str]:
+    """The PostgreSQL test database, migrated once per session (per worker under xdist)."""
     if not PG_URL:
         pytest.skip("PostgreSQL tests need YUQING_TEST_DATABASE_URL (CI sets it)")
+    if XDIST_WORKER:
+        _worker_database(create=True)
     url = _normalise(PG_URL)
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -57,7 +76,9 @@ def pg_migrated() -> str:
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     upgrade(url)
-    return url
+    yield url
+    if XDIST_WORKER:
+        _worker_database(create=False)
 
 
 def _truncate_all(url: str) -> None:

@@ -73,6 +73,7 @@ def _wait(condition, timeout: float, what: str, log: Path) -> None:  # type: ign
         time.sleep(0.01)
 
 
+@pytest.mark.serial
 def test_sigkill_mid_delivery_loses_nothing_and_duplicates_at_most_once(  # type: ignore[no-untyped-def]
     db, settings, database_url, receiver, tmp_path
 ) -> None:

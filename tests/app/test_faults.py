@@ -48,7 +48,7 @@ from tests.conftest import make_key
 from tests.support.loopback import LoopbackServer, RecordedRequest, Reply
 from tests.support.pgcluster import PrivateCluster, private_cluster
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 LOAD_RATE = float(os.environ.get("YUQING_TEST_LOAD_RATE", "500"))  # posts/s offered by the load test
 LOAD_SECONDS = 60.0
 

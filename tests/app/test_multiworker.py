@@ -33,7 +33,7 @@ from tests.app.test_delivery_helpers import Receiver, make_channel
 from tests.conftest import make_key
 from tests.support.loopback import LoopbackServer, RecordedRequest, Reply
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 INTERVAL = 4
 FEEDS = 30
 BURST_FEEDS = 6  # feeds that carry the burst, collected by whichever workers claim them

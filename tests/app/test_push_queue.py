@@ -152,6 +152,7 @@ def _metric(text: str, name: str) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_api_process_queues_and_a_worker_process_stores(  # type: ignore[no-untyped-def]
     settings: Settings, db, admin_headers, loopback_server: LoopbackServer, tmp_path: Path
 ) -> None:
@@ -203,6 +204,7 @@ def test_api_process_queues_and_a_worker_process_stores(  # type: ignore[no-unty
 
 
 @pytest.mark.slow
+@pytest.mark.serial
 def test_a_worker_killed_mid_batch_loses_nothing_and_doubles_nothing(  # type: ignore[no-untyped-def]
     settings: Settings, db, admin_headers, tmp_path: Path
 ) -> None:

@@ -16,7 +16,7 @@ from app.core.db import Database
 from bench.common import Server, service_env
 from tests.conftest import make_key
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 LIMIT = 1024 * 1024  # YUQING_MAX_BODY_BYTES of the served process
 MIB = 1024 * 1024
 
