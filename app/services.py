@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from analysis.sentiment import SentimentModel
-from app.alerts import rollups
+from app.alerts import detection, rollups
 from app.alerts.engine import AlertEngine, EngineConfig
 from app.core.config import Settings
 from app.core.db import Database, utcnow
@@ -75,6 +75,7 @@ class Services:
             EngineConfig(
                 critical_terms=settings.critical_terms,
                 quiet_for=timedelta(minutes=settings.auto_resolve_minutes),
+                lateness=timedelta(minutes=settings.detect_lateness_minutes),
             ),
             write_notice=write_notice,
         )
@@ -98,6 +99,7 @@ class Services:
             outage=Outage(),
         )
         services.retag_hooks.append(lambda session, topic_id: rollups.rebuild(session, topic_id))
+        services.retag_hooks.append(detection.replay)  # back-filled history warms the detectors
         dispatcher_module = import_if_present("app.channels.dispatcher")
         if dispatcher_module is not None:
             services.dispatcher = dispatcher_module.Dispatcher(

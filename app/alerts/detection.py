@@ -1,9 +1,12 @@
-"""How the service runs analysis/ detectors over rollups: which detectors, what they are fed,
-and their state persisted per topic (replayed from rollups when late posts change the past)."""
+"""How the service runs analysis/ detectors: which detectors, what they are fed, and their state
+persisted per topic in `detector_states` — the bucket detectors fed from rollups by event time
+(replayed from rollups when late posts change the past, or when a stored state is of an older
+format), and the coordination detector fed with newly stored posts, one shared state for all workers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,12 +14,22 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from analysis.detectors import NegativeShareShiftDetector, NegativeVolumeSpikeDetector, VolumeSpikeDetector
+from analysis.detectors import (
+    CoordinationDetector,
+    CoordinationEvidence,
+    NegativeShareShiftDetector,
+    NegativeVolumeSpikeDetector,
+    PostSignal,
+    VolumeSpikeDetector,
+)
 from app.alerts.models import DetectorState, Rollup
 from app.alerts.rollups import BUCKET, bucket_start
 from app.core.bulk import dialect_insert
+from app.posts.models import Post, PostTopic
 
+log = logging.getLogger(__name__)
 LOOKBACK = timedelta(days=7)
+COORDINATION = "coordination"  # its detector_states row: shared by every worker, kept across restarts
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,8 @@ SPECS: tuple[DetectorSpec, ...] = (
     ),
 )
 
+BUCKET_DETECTORS = tuple(spec.name for spec in SPECS)  # fed from rollups (COORDINATION is fed posts)
+
 
 def load_counts(session: Session, topic_id: int, start: datetime, end: datetime) -> dict[datetime, Counts]:
     """Counts per bucket of a topic in [start, end)."""
@@ -85,7 +100,11 @@ def mark_stale(session: Session, topic_id: int, oldest_bucket: datetime) -> None
     """Posts landed in buckets a detector already processed: replay it from rollups next time."""
     session.execute(
         update(DetectorState)
-        .where(DetectorState.topic_id == topic_id, DetectorState.last_bucket >= oldest_bucket)
+        .where(
+            DetectorState.topic_id == topic_id,
+            DetectorState.detector.in_(BUCKET_DETECTORS),
+            DetectorState.last_bucket >= oldest_bucket,
+        )
         .values(stale=True)
     )
 
@@ -113,39 +132,149 @@ def _state_rows(session: Session, topic_id: int) -> dict[str, DetectorState]:
     return rows
 
 
-def advance(session: Session, topic_id: int, current: datetime) -> dict[str, Any]:
-    """Bring every detector of a topic up to the last closed bucket; returns the live detectors.
+@dataclass(frozen=True)
+class Judged:
+    """A closed bucket inside the lateness allowance as the persisted detectors judged it."""
 
-    Closed buckets are history: their decisions are not alerts (the current bucket is judged by `peek`).
+    bucket: datetime
+    counts: Counts
+    decisions: dict[str, Any]
+
+    @property
+    def fired(self) -> list[str]:
+        """The detectors that alert on this bucket."""
+        return [name for name, decision in self.decisions.items() if decision.alert]
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """The live detectors after `advance`, and the closed buckets they judged within the allowance."""
+
+    live: dict[str, Any]
+    judged: list[Judged]
+
+
+def _restore(spec: DetectorSpec, row: DetectorState, topic_id: int) -> Any | None:
+    """The stored detector, or None when it must be rebuilt from rollups: stale (late posts changed
+    its past), never fed, or stored in a format this version cannot read (an older state version)."""
+    if row.stale or not row.state or row.last_bucket is None:
+        return None
+    try:
+        return spec.restore(row.state)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning(
+            "topic %s: stored %s detector state (version %s) cannot be restored (%s); rebuilt from rollups",
+            topic_id,
+            spec.name,
+            row.state.get("version"),
+            exc,
+        )
+        return None
+
+
+def advance(
+    session: Session, topic_id: int, current: datetime, lateness: timedelta = timedelta(0)
+) -> Advanced:
+    """Bring every detector of a topic up to the last closed bucket.
+
+    Detectors run on event time: a bucket is fed once it has closed, and when late posts change a
+    bucket already fed (`mark_stale`), the detector is replayed from rollups. The decisions on closed
+    buckets that started within `lateness` of the current one are returned with their counts, so the
+    engine can still alert on a burst whose posts arrived late; older buckets are history only.
     """
     rows = _state_rows(session, topic_id)
-    starts: list[datetime | None] = []
-    for spec in SPECS:
-        row = rows[spec.name]
-        if row.stale or not row.state or row.last_bucket is None:
-            starts.append(None)
-        else:
-            starts.append(row.last_bucket + BUCKET)
+    restored = {spec.name: _restore(spec, rows[spec.name], topic_id) for spec in SPECS}
     first = earliest_bucket(session, topic_id)
     floor = max(first, current - LOOKBACK) if first else current
-    begin = min((s for s in starts if s is not None), default=floor)
-    if any(s is None for s in starts):
-        begin = min(begin, floor)
+    starts: dict[str, datetime] = {}
+    for name, detector in restored.items():
+        last = rows[name].last_bucket
+        starts[name] = floor if detector is None or last is None else last + BUCKET
+    begin = min(starts.values())
     counts = load_counts(session, topic_id, begin, current) if begin < current else {}
+    judged_from = current - lateness
+    judged: dict[datetime, dict[str, Any]] = {}
     live: dict[str, Any] = {}
-    for spec, start in zip(SPECS, starts, strict=True):
-        row = rows[spec.name]
-        detector = spec.build() if start is None else spec.restore(row.state)
-        moment = floor if start is None else start
-        fed = start is None
+    for spec in SPECS:
+        row, detector = rows[spec.name], restored[spec.name]
+        fed = detector is None
+        if detector is None:
+            detector = spec.build()
+        moment = starts[spec.name]
         while moment < current:
-            spec.feed(detector, moment, counts.get(moment, Counts()))
+            decision = spec.feed(detector, moment, counts.get(moment, Counts()))
+            if moment >= judged_from:
+                judged.setdefault(moment, {})[spec.name] = decision
             moment += BUCKET
             fed = True
         if fed:
             row.state, row.last_bucket, row.stale = detector.state_dict(), current - BUCKET, False
         live[spec.name] = detector
-    return live
+    return Advanced(
+        live=live,
+        judged=[Judged(b, counts.get(b, Counts()), judged[b]) for b in sorted(judged)],
+    )
+
+
+def replay(session: Session, topic_id: int) -> None:
+    """The topic's posts changed wholesale (a re-tag rebuilt its rollups): rebuild every detector
+    from the rollups on the next judgement, so back-filled history warms them."""
+    session.execute(
+        update(DetectorState)
+        .where(DetectorState.topic_id == topic_id, DetectorState.detector.in_(BUCKET_DETECTORS))
+        .values(stale=True)
+    )
+
+
+def coordination(
+    session: Session, topic_id: int, now: datetime, posts: Sequence[PostSignal]
+) -> list[CoordinationEvidence]:
+    """Feed a topic's coordination detector, whose state is one `detector_states` row shared by every
+    worker and kept across restarts. The row is locked until commit (PostgreSQL; SQLite has one
+    writer), so two workers storing posts of the same episode add to one state and report it once."""
+    session.execute(
+        dialect_insert(session, DetectorState.__table__).on_conflict_do_nothing(),
+        [{"topic_id": topic_id, "detector": COORDINATION, "state": {}, "last_bucket": None, "stale": False}],
+    )
+    stmt = (
+        select(DetectorState)
+        .where(DetectorState.topic_id == topic_id, DetectorState.detector == COORDINATION)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = session.scalars(stmt).one()
+    detector = CoordinationDetector()
+    if row.state:
+        try:
+            detector = CoordinationDetector.from_state(row.state)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "topic %s: stored coordination state (version %s) cannot be restored (%s); started afresh",
+                topic_id,
+                row.state.get("version"),
+                exc,
+            )
+    last = detector.last_t
+    moment = now if last is None or now > last else last + timedelta(microseconds=1)
+    found = detector.update(moment, posts)
+    row.state, row.last_bucket = detector.state_dict(), bucket_start(moment)
+    return found
+
+
+def arrival_delay(session: Session, topic_id: int, bucket: datetime, limit: int = 1000) -> timedelta:
+    """How late a bucket's posts typically arrived: the median of stored time minus publication time."""
+    stmt = (
+        select(Post.collected_at, Post.published_at)
+        .join(PostTopic, PostTopic.post_id == Post.id)
+        .where(
+            PostTopic.topic_id == topic_id,
+            PostTopic.published_at >= bucket,
+            PostTopic.published_at < bucket + BUCKET,
+        )
+        .limit(limit)
+    )
+    delays = sorted(collected - published for collected, published in session.execute(stmt))
+    return delays[len(delays) // 2] if delays else timedelta(0)
 
 
 def peek(live: Mapping[str, Any], topic_id: int, session: Session, now: datetime) -> dict[str, Any]:
