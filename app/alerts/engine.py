@@ -182,7 +182,8 @@ class AlertEngine:
         line += _history_note(decision.history_buckets)
         if late is not None:
             delay = detection.arrival_delay(session, topic.id, late.bucket)
-            line += f"（数据晚到约 {max(1, round(delay / timedelta(minutes=1)))} 分钟，按发布时间补判）"
+            if delay >= BUCKET:  # judged on its closed bucket, its posts late by that much
+                line += f"（数据晚到约 {round(delay / timedelta(minutes=1))} 分钟，按发布时间补判）"
         cluster_ids = [evidence.cluster_id] if evidence is not None else []
         alert, incident = incidents.record_alert(
             session,

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
+from analysis.detectors import PostSignal
 from app.alerts import detection
 from app.alerts.engine import AlertEngine, EngineConfig
 from app.alerts.models import Alert, DetectorState, Incident
@@ -159,6 +160,31 @@ def test_two_transactions_opening_an_incident_at_once_open_one(
         assert session.scalar(select(func.count()).select_from(Incident)) == 1
         incident_ids = set(session.scalars(select(Alert.incident_id)))
     assert len(incident_ids) == 1  # both alerts joined the one incident
+
+
+def test_two_workers_adding_to_one_coordination_episode_at_once_report_it_once(pg_db: Database) -> None:
+    """The shared coordination state is read under a row lock: the second worker waits for the first
+    one's posts instead of judging the episode without them."""
+    with pg_db.session() as session:
+        topic_id = topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车")).id
+    signals = [PostSignal(7, f"acct{n}", "1", NOW - timedelta(seconds=30 - n)) for n in range(12)]
+    with pg_db.session() as session:  # the topic's coordination row exists (an earlier batch)
+        assert detection.coordination(session, topic_id, NOW, [PostSignal(8, "x", "1", NOW)]) == []
+    first = pg_db.sessionmaker()
+    try:
+        assert detection.coordination(first, topic_id, NOW + timedelta(seconds=1), signals[:6]) == []
+
+        def second() -> list[Any]:
+            with pg_db.session() as session:
+                return detection.coordination(session, topic_id, NOW + timedelta(seconds=2), signals[6:])
+
+        racer = Background(second)
+        assert blocked_or_done(pg_db, racer)  # waits for our uncommitted posts
+        first.commit()
+        found = racer.join()
+    finally:
+        first.close()
+    assert [(e.cluster_id, e.posts, e.distinct_authors) for e in found] == [(7, 12, 12)]
 
 
 def test_evaluation_locks_topics_in_id_order(services, db: Database) -> None:  # type: ignore[no-untyped-def]
