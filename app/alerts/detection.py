@@ -78,6 +78,16 @@ SPECS: tuple[DetectorSpec, ...] = (
 )
 
 BUCKET_DETECTORS = tuple(spec.name for spec in SPECS)  # fed from rollups (COORDINATION is fed posts)
+CHECKPOINT = "@settled"  # suffix of a detector's second row: its state up to the lateness allowance
+
+
+def checkpoint(name: str) -> str:
+    """Row name of a bucket detector's checkpoint: its state fed only the buckets older than the
+    lateness allowance, which posts arriving within the allowance cannot change."""
+    return name + CHECKPOINT
+
+
+STATE_ROWS = (*BUCKET_DETECTORS, *(checkpoint(name) for name in BUCKET_DETECTORS))
 
 
 def load_counts(session: Session, topic_id: int, start: datetime, end: datetime) -> dict[datetime, Counts]:
@@ -102,7 +112,7 @@ def mark_stale(session: Session, topic_id: int, oldest_bucket: datetime) -> None
         update(DetectorState)
         .where(
             DetectorState.topic_id == topic_id,
-            DetectorState.detector.in_(BUCKET_DETECTORS),
+            DetectorState.detector.in_(STATE_ROWS),
             DetectorState.last_bucket >= oldest_bucket,
         )
         .values(stale=True)
@@ -118,7 +128,7 @@ def _state_rows(session: Session, topic_id: int) -> dict[str, DetectorState]:
     """
     stmt = select(DetectorState).where(DetectorState.topic_id == topic_id)
     rows = {row.detector: row for row in session.scalars(stmt)}
-    missing = [spec.name for spec in SPECS if spec.name not in rows]
+    missing = [name for name in STATE_ROWS if name not in rows]
     if missing:
         session.execute(
             dialect_insert(session, DetectorState.__table__).on_conflict_do_nothing(),
@@ -177,30 +187,51 @@ def advance(
 ) -> Advanced:
     """Bring every detector of a topic up to the last closed bucket.
 
-    Detectors run on event time: a bucket is fed once it has closed, and when late posts change a
-    bucket already fed (`mark_stale`), the detector is replayed from rollups. The decisions on closed
-    buckets that started within `lateness` of the current one are returned with their counts, so the
-    engine can still alert on a burst whose posts arrived late; older buckets are history only.
+    Detectors run on event time: a bucket is fed once it has closed. Each detector keeps two states:
+    the live one, fed up to the last closed bucket, and a checkpoint fed only the buckets older than
+    the lateness allowance. Late posts mark the states whose buckets they change stale
+    (`mark_stale`): posts within the allowance leave the checkpoint intact, so the live state is
+    replayed from it over the allowance only; older posts replay both from rollups (7 days). The
+    decisions on closed buckets that started within `lateness` of the current one are returned with
+    their counts, so the engine can still alert on a burst whose posts arrived late; older buckets
+    are history only.
     """
     rows = _state_rows(session, topic_id)
-    restored = {spec.name: _restore(spec, rows[spec.name], topic_id) for spec in SPECS}
     first = earliest_bucket(session, topic_id)
     floor = max(first, current - LOOKBACK) if first else current
-    starts: dict[str, datetime] = {}
-    for name, detector in restored.items():
-        last = rows[name].last_bucket
-        starts[name] = floor if detector is None or last is None else last + BUCKET
-    begin = min(starts.values())
+    settled = bucket_start(current - lateness)
+    restored: dict[str, tuple[Any | None, datetime, Any | None, datetime]] = {}
+    for spec in SPECS:
+        saved: list[Any | None] = []
+        nexts: list[datetime] = []
+        for name in (checkpoint(spec.name), spec.name):
+            row = rows[name]
+            detector = _restore(spec, row, topic_id)
+            saved.append(detector)
+            nexts.append(floor if detector is None or row.last_bucket is None else row.last_bucket + BUCKET)
+        restored[spec.name] = (saved[0], nexts[0], saved[1], nexts[1])
+    begin = min(min(ck_next, live_next) for _, ck_next, _, live_next in restored.values())
     counts = load_counts(session, topic_id, begin, current) if begin < current else {}
     judged_from = current - lateness
     judged: dict[datetime, dict[str, Any]] = {}
     live: dict[str, Any] = {}
     for spec in SPECS:
-        row, detector = rows[spec.name], restored[spec.name]
+        settled_detector, moment, detector, live_next = restored[spec.name]
+        row = rows[checkpoint(spec.name)]
+        fed = settled_detector is None
+        if settled_detector is None:
+            settled_detector = spec.build()
+        while moment < settled:
+            spec.feed(settled_detector, moment, counts.get(moment, Counts()))
+            moment += BUCKET
+            fed = True
+        if fed:
+            row.state, row.last_bucket, row.stale = settled_detector.state_dict(), moment - BUCKET, False
+        row = rows[spec.name]
         fed = detector is None
-        if detector is None:
-            detector = spec.build()
-        moment = starts[spec.name]
+        if detector is None:  # replayed from the checkpoint
+            detector, live_next = spec.restore(settled_detector.state_dict()), moment
+        moment = live_next
         while moment < current:
             decision = spec.feed(detector, moment, counts.get(moment, Counts()))
             if moment >= judged_from:
@@ -221,7 +252,7 @@ def replay(session: Session, topic_id: int) -> None:
     from the rollups on the next judgement, so back-filled history warms them."""
     session.execute(
         update(DetectorState)
-        .where(DetectorState.topic_id == topic_id, DetectorState.detector.in_(BUCKET_DETECTORS))
+        .where(DetectorState.topic_id == topic_id, DetectorState.detector.in_(STATE_ROWS))
         .values(stale=True)
     )
 

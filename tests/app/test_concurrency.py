@@ -123,7 +123,7 @@ def test_a_push_and_the_tick_judging_a_new_topic_at_once_both_succeed(services, 
         tick.close()
     with pg_db.session() as session:
         names = set(session.scalars(select(DetectorState.detector)))
-        assert names == {*detection.BUCKET_DETECTORS, detection.COORDINATION}  # one row each
+        assert names == {*detection.STATE_ROWS, detection.COORDINATION}  # one row each
 
 
 def test_two_transactions_opening_an_incident_at_once_open_one(

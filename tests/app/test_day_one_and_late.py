@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from analysis.detectors.volume import STATE_VERSION as VOLUME_STATE_VERSION
+from app.alerts import detection
 from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent, Rollup
 from app.alerts.rollups import bucket_start
 from app.services import Services
@@ -156,7 +157,9 @@ def test_a_stored_state_of_an_older_version_is_rebuilt_from_rollups(services, db
         rows = {r.detector: r for r in session.scalars(select(DetectorState))}
         warmed = rows["volume"].state["state"]["seen"]
         assert warmed > 800
-        for name in ("volume", "negative_volume"):  # as a release before the two-horizon detector left it
+        old_format = [name for name in rows if name.split("@")[0] in VOLUME_DETECTORS]
+        assert len(old_format) == 4  # live and checkpoint states of both volume detectors
+        for name in old_format:  # as a release before the two-horizon detector left them
             old = dict(rows[name].state)
             rows[name].state = {**old, "version": 1, "state": {"seen": 5, "level": 1.0}}
     with caplog.at_level("WARNING", logger="app.alerts.detection"):
@@ -165,15 +168,49 @@ def test_a_stored_state_of_an_older_version_is_rebuilt_from_rollups(services, db
         sum(
             "version 1" in r.getMessage() and "rebuilt from rollups" in r.getMessage() for r in caplog.records
         )
-        == 2
+        == 4
     )
     with db.session() as session:
         rows = {r.detector: r for r in session.scalars(select(DetectorState))}
+        assert all(rows[name].state["version"] == VOLUME_STATE_VERSION for name in old_format)
         for name in ("volume", "negative_volume"):
-            assert rows[name].state["version"] == VOLUME_STATE_VERSION
             assert rows[name].state["state"]["seen"] == warmed + 1  # the whole history again, not a reset
         assert rows["volume"].last_bucket == bucket_start(NOW)
     clock.now = NOW + timedelta(minutes=5)
     _push(services, "weibo", _burst(clock.now, 0, 80))
     assert _alerts(db)[0].detector in VOLUME_DETECTORS
     assert topic_id
+
+
+def test_a_replay_after_late_posts_starts_from_the_checkpoint_and_matches_a_full_replay(services, db) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock(NOW)
+    services.pipeline.clock = clock
+    with db.session() as session:
+        topic_id = topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车")).id
+    _push(services, "weibo", _history(NOW))
+    _tick(services, clock, NOW + timedelta(minutes=30))
+    with db.session() as session:
+        settled_before = {
+            r.detector: (r.last_bucket, r.state)
+            for r in session.scalars(select(DetectorState))
+            if r.detector.endswith(detection.CHECKPOINT)
+        }
+    published = NOW + timedelta(minutes=7, seconds=20)
+    clock.now = published + timedelta(minutes=28)  # the burst arrives 28 minutes late
+    _push(services, "weibo", _burst(published, 0, 80))
+    current = bucket_start(clock.now)
+    with db.session() as session:
+        rows = {r.detector: r for r in session.scalars(select(DetectorState))}
+        for name, (last_bucket, _) in settled_before.items():  # within the allowance: kept, moved on
+            assert not rows[name].stale and rows[name].last_bucket > last_bucket
+            assert rows[name].last_bucket < bucket_start(published)
+        first = detection.earliest_bucket(session, topic_id)
+        counts = detection.load_counts(session, topic_id, first, current)
+        for spec in detection.SPECS:  # the same state as a replay of every bucket from rollups
+            full = spec.build()
+            moment = first
+            while moment < current:
+                spec.feed(full, moment, counts.get(moment, detection.Counts()))
+                moment += timedelta(minutes=5)
+            assert rows[spec.name].state == full.state_dict(), spec.name
+    assert _alerts(db)[0].bucket_start == bucket_start(published)
