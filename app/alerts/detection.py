@@ -6,12 +6,12 @@ format), and the coordination detector fed with newly stored posts, one shared s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from analysis.detectors import (
@@ -258,22 +258,37 @@ def replay(session: Session, topic_id: int) -> None:
 
 
 def coordination(
-    session: Session, topic_id: int, now: datetime, posts: Sequence[PostSignal]
+    session: Session, topic_id: int, now: datetime, clusters: Collection[int]
 ) -> list[CoordinationEvidence]:
-    """Feed a topic's coordination detector, whose state is one `detector_states` row shared by every
-    worker and kept across restarts. The row is locked until commit (PostgreSQL; SQLite has one
-    writer), so two workers storing posts of the same episode add to one state and report it once."""
-    session.execute(
-        dialect_insert(session, DetectorState.__table__).on_conflict_do_nothing(),
-        [{"topic_id": topic_id, "detector": COORDINATION, "state": {}, "last_bucket": None, "stale": False}],
-    )
+    """Judge the near-duplicate clusters that new posts of a topic joined, for coordinated posting.
+
+    The posts come from the database (the clusters' posts of the last two windows, stored by any
+    worker), and the topic's `detector_states` row keeps the episodes already reported; it is locked
+    until commit (PostgreSQL; SQLite has one writer), so workers storing posts of one episode report
+    it once, and a restart remembers it. The row stays small whatever the topic's volume: posts are
+    not copied into it.
+    """
     stmt = (
         select(DetectorState)
         .where(DetectorState.topic_id == topic_id, DetectorState.detector == COORDINATION)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-    row = session.scalars(stmt).one()
+    row = session.scalars(stmt).one_or_none()
+    if row is None:  # the topic's first: created once, whichever worker comes first
+        session.execute(
+            dialect_insert(session, DetectorState.__table__).on_conflict_do_nothing(),
+            [
+                {
+                    "topic_id": topic_id,
+                    "detector": COORDINATION,
+                    "state": {},
+                    "last_bucket": None,
+                    "stale": False,
+                }
+            ],
+        )
+        row = session.scalars(stmt).one()
     detector = CoordinationDetector()
     if row.state:
         try:
@@ -287,9 +302,37 @@ def coordination(
             )
     last = detector.last_t
     moment = now if last is None or now > last else last + timedelta(microseconds=1)
+    posts = _cluster_posts(session, topic_id, clusters, moment - 2 * detector.params.window)
     found = detector.update(moment, posts)
-    row.state, row.last_bucket = detector.state_dict(), bucket_start(moment)
+    state = detector.state_dict()
+    state["state"]["clusters"] = [dict(c, posts=[]) for c in state["state"]["clusters"] if c["reported"]]
+    row.state, row.last_bucket = state, bucket_start(moment)
     return found
+
+
+def _cluster_posts(
+    session: Session, topic_id: int, clusters: Collection[int], after: datetime, limit: int = 20_000
+) -> list[PostSignal]:
+    """The topic's posts in these near-duplicate clusters published after `after`, oldest first."""
+    if not clusters:
+        return []
+    ids = sorted(clusters)
+    head = func.coalesce(Post.cluster_id, Post.id)
+    stmt = (
+        select(head, Post.author, Post.source_id, Post.published_at)
+        .join(PostTopic, PostTopic.post_id == Post.id)
+        .where(
+            PostTopic.topic_id == topic_id,
+            PostTopic.published_at > after,
+            or_(Post.cluster_id.in_(ids), Post.id.in_(ids)),
+        )
+        .order_by(Post.published_at)
+        .limit(limit)
+    )
+    return [
+        PostSignal(cluster_id=int(cluster), author=author or "", source=str(source), created_at=published)
+        for cluster, author, source, published in session.execute(stmt)
+    ]
 
 
 def arrival_delay(session: Session, topic_id: int, bucket: datetime, limit: int = 1000) -> timedelta:

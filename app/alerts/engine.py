@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analysis.detectors import PostSignal
 from analysis.grading import GradePolicy, GradingInputs, grade, headline, matched_critical_terms
 from app.alerts import detection, incidents, rollups
 from app.alerts.models import Alert, Incident, Rollup, RollupMember
@@ -133,17 +132,8 @@ class AlertEngine:
     ) -> Any:
         if not fresh:
             return None
-        signals = [
-            PostSignal(
-                cluster_id=p.cluster_id if p.cluster_id is not None else p.id,
-                author=p.author or "",
-                source=str(p.source_id),
-                created_at=p.published_at,
-                followers=None,
-            )
-            for p in fresh
-        ]
-        found = detection.coordination(session, topic_id, now, signals)
+        clusters = {p.cluster_id if p.cluster_id is not None else p.id for p in fresh}
+        found = detection.coordination(session, topic_id, now, clusters)
         return found[0] if found else None
 
     def _track_signal(

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from analysis.detectors import PostSignal
 from app.alerts import detection
 from app.alerts.engine import AlertEngine, EngineConfig
-from app.alerts.models import Alert, DetectorState, Incident
+from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent
 from app.core.db import Database
+from app.pipeline import validate_posts
 from app.scheduler import SCHEDULER_LOCK_KEY, SchedulerLock
 from app.sources import service as sources
 from app.topics import service as topics
@@ -162,29 +162,39 @@ def test_two_transactions_opening_an_incident_at_once_open_one(
     assert len(incident_ids) == 1  # both alerts joined the one incident
 
 
-def test_two_workers_adding_to_one_coordination_episode_at_once_report_it_once(pg_db: Database) -> None:
-    """The shared coordination state is read under a row lock: the second worker waits for the first
-    one's posts instead of judging the episode without them."""
+def test_two_workers_adding_to_one_coordination_episode_at_once_report_it_once(  # type: ignore[no-untyped-def]
+    services, pg_db: Database
+) -> None:
+    """Two batches of one coordination episode stored at once (the engine keeps no state of its own,
+    so this is what two workers do): the second waits for the first one's posts and reports the
+    episode once, with both batches in it."""
+    services.pipeline.clock = lambda: NOW
     with pg_db.session() as session:
-        topic_id = topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车")).id
-    signals = [PostSignal(7, f"acct{n}", "1", NOW - timedelta(seconds=30 - n)) for n in range(12)]
-    with pg_db.session() as session:  # the topic's coordination row exists (an earlier batch)
-        assert detection.coordination(session, topic_id, NOW, [PostSignal(8, "x", "1", NOW)]) == []
+        topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车"))
+        source_id = sources.ensure_push_source(session=session, name="weibo").id
+
+    def items(start: int, count: int) -> list[dict[str, Any]]:
+        text = "星河汽车门店拒绝退款还威胁顾客，大家一起转发让更多人看到"
+        moment = (NOW - timedelta(seconds=30)).isoformat()
+        return [
+            {"id": f"c{n}", "text": text, "author": f"acct{n}", "published_at": moment}
+            for n in range(start, start + count)
+        ]
+
     first = pg_db.sessionmaker()
     try:
-        assert detection.coordination(first, topic_id, NOW + timedelta(seconds=1), signals[:6]) == []
-
-        def second() -> list[Any]:
-            with pg_db.session() as session:
-                return detection.coordination(session, topic_id, NOW + timedelta(seconds=2), signals[6:])
-
-        racer = Background(second)
+        raws = validate_posts(items(0, 6), now=NOW, retention=services.pipeline.retention).posts
+        assert services.pipeline.store(first, source_id, raws).new == 6
+        first.flush()
+        racer = Background(lambda: services.pipeline.push("weibo", items(6, 6)))
         assert blocked_or_done(pg_db, racer)  # waits for our uncommitted posts
         first.commit()
-        found = racer.join()
+        assert racer.join().accepted == 6
     finally:
         first.close()
-    assert [(e.cluster_id, e.posts, e.distinct_authors) for e in found] == [(7, 12, 12)]
+    with pg_db.session() as session:
+        events = session.scalars(select(IncidentEvent).where(IncidentEvent.kind == "coordination")).all()
+        assert [(e.data["posts"], e.data["distinct_authors"]) for e in events] == [(12, 12)]
 
 
 def test_evaluation_locks_topics_in_id_order(services, db: Database) -> None:  # type: ignore[no-untyped-def]
