@@ -19,7 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.orm import Session
 
 from analysis.sentiment import SentimentModel
-from app.alerts import rollups
+from app.alerts import detection, rollups
 from app.alerts.engine import AlertEngine, EngineConfig
 from app.alerts.hotlist import HotListAlerts
 from app.channels.dispatcher import Dispatcher
@@ -79,6 +79,7 @@ class Services:
             EngineConfig(
                 critical_terms=settings.critical_terms,
                 quiet_for=timedelta(minutes=settings.auto_resolve_minutes),
+                lateness=timedelta(minutes=settings.detect_lateness_minutes),
             ),
             write_notice=write_notice,
         )
@@ -107,6 +108,7 @@ class Services:
             outage=outage,
         )
         services.retag_hooks.append(lambda session, topic_id: rollups.rebuild(session, topic_id))
+        services.retag_hooks.append(detection.replay)  # back-filled history warms the detectors
         return services
 
     def jobs(self, role: str) -> list[Job]:

@@ -103,6 +103,11 @@ class CoordinationDetector:
         self._clusters: dict[ClusterId, _ClusterState] = {}
         self._last_t: datetime | None = None
 
+    @property
+    def last_t(self) -> datetime | None:
+        """The moment of the last `update` (the next one must come strictly after it)."""
+        return self._last_t
+
     def update(self, t: datetime, posts: Sequence[PostSignal]) -> list[CoordinationEvidence]:
         """Add the posts that arrived by `t`; return evidence for clusters newly crossing the thresholds."""
         check_increasing(self._last_t, t)

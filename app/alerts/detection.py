@@ -1,22 +1,35 @@
-"""How the service runs analysis/ detectors over rollups: which detectors, what they are fed,
-and their state persisted per topic (replayed from rollups when late posts change the past)."""
+"""How the service runs analysis/ detectors: which detectors, what they are fed, and their state
+persisted per topic in `detector_states` — the bucket detectors fed from rollups by event time
+(replayed from rollups when late posts change the past, or when a stored state is of an older
+format), and the coordination detector fed with newly stored posts, one shared state for all workers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from analysis.detectors import NegativeShareShiftDetector, NegativeVolumeSpikeDetector, VolumeSpikeDetector
+from analysis.detectors import (
+    CoordinationDetector,
+    CoordinationEvidence,
+    NegativeShareShiftDetector,
+    NegativeVolumeSpikeDetector,
+    PostSignal,
+    VolumeSpikeDetector,
+)
 from app.alerts.models import DetectorState, Rollup
 from app.alerts.rollups import BUCKET, bucket_start
 from app.core.bulk import dialect_insert
+from app.posts.models import Post, PostTopic
 
+log = logging.getLogger(__name__)
 LOOKBACK = timedelta(days=7)
+COORDINATION = "coordination"  # its detector_states row: shared by every worker, kept across restarts
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,18 @@ SPECS: tuple[DetectorSpec, ...] = (
     ),
 )
 
+BUCKET_DETECTORS = tuple(spec.name for spec in SPECS)  # fed from rollups (COORDINATION is fed posts)
+CHECKPOINT = "@settled"  # suffix of a detector's second row: its state up to the lateness allowance
+
+
+def checkpoint(name: str) -> str:
+    """Row name of a bucket detector's checkpoint: its state fed only the buckets older than the
+    lateness allowance, which posts arriving within the allowance cannot change."""
+    return name + CHECKPOINT
+
+
+STATE_ROWS = (*BUCKET_DETECTORS, *(checkpoint(name) for name in BUCKET_DETECTORS))
+
 
 def load_counts(session: Session, topic_id: int, start: datetime, end: datetime) -> dict[datetime, Counts]:
     """Counts per bucket of a topic in [start, end)."""
@@ -85,7 +110,11 @@ def mark_stale(session: Session, topic_id: int, oldest_bucket: datetime) -> None
     """Posts landed in buckets a detector already processed: replay it from rollups next time."""
     session.execute(
         update(DetectorState)
-        .where(DetectorState.topic_id == topic_id, DetectorState.last_bucket >= oldest_bucket)
+        .where(
+            DetectorState.topic_id == topic_id,
+            DetectorState.detector.in_(STATE_ROWS),
+            DetectorState.last_bucket >= oldest_bucket,
+        )
         .values(stale=True)
     )
 
@@ -99,7 +128,7 @@ def _state_rows(session: Session, topic_id: int) -> dict[str, DetectorState]:
     """
     stmt = select(DetectorState).where(DetectorState.topic_id == topic_id)
     rows = {row.detector: row for row in session.scalars(stmt)}
-    missing = [spec.name for spec in SPECS if spec.name not in rows]
+    missing = [name for name in STATE_ROWS if name not in rows]
     if missing:
         session.execute(
             dialect_insert(session, DetectorState.__table__).on_conflict_do_nothing(),
@@ -113,39 +142,213 @@ def _state_rows(session: Session, topic_id: int) -> dict[str, DetectorState]:
     return rows
 
 
-def advance(session: Session, topic_id: int, current: datetime) -> dict[str, Any]:
-    """Bring every detector of a topic up to the last closed bucket; returns the live detectors.
+@dataclass(frozen=True)
+class Judged:
+    """A closed bucket inside the lateness allowance as the persisted detectors judged it."""
 
-    Closed buckets are history: their decisions are not alerts (the current bucket is judged by `peek`).
+    bucket: datetime
+    counts: Counts
+    decisions: dict[str, Any]
+
+    @property
+    def fired(self) -> list[str]:
+        """The detectors that alert on this bucket."""
+        return [name for name, decision in self.decisions.items() if decision.alert]
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """The live detectors after `advance`, and the closed buckets they judged within the allowance."""
+
+    live: dict[str, Any]
+    judged: list[Judged]
+
+
+def _restore(spec: DetectorSpec, row: DetectorState, topic_id: int) -> Any | None:
+    """The stored detector, or None when it must be rebuilt from rollups: stale (late posts changed
+    its past), never fed, or stored in a format this version cannot read (an older state version)."""
+    if row.stale or not row.state or row.last_bucket is None:
+        return None
+    try:
+        return spec.restore(row.state)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning(
+            "topic %s: stored %s detector state (version %s) cannot be restored (%s); rebuilt from rollups",
+            topic_id,
+            spec.name,
+            row.state.get("version"),
+            exc,
+        )
+        return None
+
+
+def advance(
+    session: Session, topic_id: int, current: datetime, lateness: timedelta = timedelta(0)
+) -> Advanced:
+    """Bring every detector of a topic up to the last closed bucket.
+
+    Detectors run on event time: a bucket is fed once it has closed. Each detector keeps two states:
+    the live one, fed up to the last closed bucket, and a checkpoint fed only the buckets older than
+    the lateness allowance. Late posts mark the states whose buckets they change stale
+    (`mark_stale`): posts within the allowance leave the checkpoint intact, so the live state is
+    replayed from it over the allowance only; older posts replay both from rollups (7 days). The
+    decisions on closed buckets that started within `lateness` of the current one are returned with
+    their counts, so the engine can still alert on a burst whose posts arrived late; older buckets
+    are history only.
     """
     rows = _state_rows(session, topic_id)
-    starts: list[datetime | None] = []
-    for spec in SPECS:
-        row = rows[spec.name]
-        if row.stale or not row.state or row.last_bucket is None:
-            starts.append(None)
-        else:
-            starts.append(row.last_bucket + BUCKET)
     first = earliest_bucket(session, topic_id)
     floor = max(first, current - LOOKBACK) if first else current
-    begin = min((s for s in starts if s is not None), default=floor)
-    if any(s is None for s in starts):
-        begin = min(begin, floor)
+    settled = bucket_start(current - lateness)
+    restored: dict[str, tuple[Any | None, datetime, Any | None, datetime]] = {}
+    for spec in SPECS:
+        saved: list[Any | None] = []
+        nexts: list[datetime] = []
+        for name in (checkpoint(spec.name), spec.name):
+            row = rows[name]
+            detector = _restore(spec, row, topic_id)
+            saved.append(detector)
+            nexts.append(floor if detector is None or row.last_bucket is None else row.last_bucket + BUCKET)
+        restored[spec.name] = (saved[0], nexts[0], saved[1], nexts[1])
+    begin = min(min(ck_next, live_next) for _, ck_next, _, live_next in restored.values())
     counts = load_counts(session, topic_id, begin, current) if begin < current else {}
+    judged_from = current - lateness
+    judged: dict[datetime, dict[str, Any]] = {}
     live: dict[str, Any] = {}
-    for spec, start in zip(SPECS, starts, strict=True):
+    for spec in SPECS:
+        settled_detector, moment, detector, live_next = restored[spec.name]
+        row = rows[checkpoint(spec.name)]
+        fed = settled_detector is None
+        if settled_detector is None:
+            settled_detector = spec.build()
+        while moment < settled:
+            spec.feed(settled_detector, moment, counts.get(moment, Counts()))
+            moment += BUCKET
+            fed = True
+        if fed:
+            row.state, row.last_bucket, row.stale = settled_detector.state_dict(), moment - BUCKET, False
         row = rows[spec.name]
-        detector = spec.build() if start is None else spec.restore(row.state)
-        moment = floor if start is None else start
-        fed = start is None
+        fed = detector is None
+        if detector is None:  # replayed from the checkpoint
+            detector, live_next = spec.restore(settled_detector.state_dict()), moment
+        moment = live_next
         while moment < current:
-            spec.feed(detector, moment, counts.get(moment, Counts()))
+            decision = spec.feed(detector, moment, counts.get(moment, Counts()))
+            if moment >= judged_from:
+                judged.setdefault(moment, {})[spec.name] = decision
             moment += BUCKET
             fed = True
         if fed:
             row.state, row.last_bucket, row.stale = detector.state_dict(), current - BUCKET, False
         live[spec.name] = detector
-    return live
+    return Advanced(
+        live=live,
+        judged=[Judged(b, counts.get(b, Counts()), judged[b]) for b in sorted(judged)],
+    )
+
+
+def replay(session: Session, topic_id: int) -> None:
+    """The topic's posts changed wholesale (a re-tag rebuilt its rollups): rebuild every detector
+    from the rollups on the next judgement, so back-filled history warms them."""
+    session.execute(
+        update(DetectorState)
+        .where(DetectorState.topic_id == topic_id, DetectorState.detector.in_(STATE_ROWS))
+        .values(stale=True)
+    )
+
+
+def coordination(
+    session: Session, topic_id: int, now: datetime, clusters: Collection[int]
+) -> list[CoordinationEvidence]:
+    """Judge the near-duplicate clusters that new posts of a topic joined, for coordinated posting.
+
+    The posts come from the database (the clusters' posts of the last two windows, stored by any
+    worker), and the topic's `detector_states` row keeps the episodes already reported; it is locked
+    until commit (PostgreSQL; SQLite has one writer), so workers storing posts of one episode report
+    it once, and a restart remembers it. The row stays small whatever the topic's volume: posts are
+    not copied into it.
+    """
+    stmt = (
+        select(DetectorState)
+        .where(DetectorState.topic_id == topic_id, DetectorState.detector == COORDINATION)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    row = session.scalars(stmt).one_or_none()
+    if row is None:  # the topic's first: created once, whichever worker comes first
+        session.execute(
+            dialect_insert(session, DetectorState.__table__).on_conflict_do_nothing(),
+            [
+                {
+                    "topic_id": topic_id,
+                    "detector": COORDINATION,
+                    "state": {},
+                    "last_bucket": None,
+                    "stale": False,
+                }
+            ],
+        )
+        row = session.scalars(stmt).one()
+    detector = CoordinationDetector()
+    if row.state:
+        try:
+            detector = CoordinationDetector.from_state(row.state)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "topic %s: stored coordination state (version %s) cannot be restored (%s); started afresh",
+                topic_id,
+                row.state.get("version"),
+                exc,
+            )
+    last = detector.last_t
+    moment = now if last is None or now > last else last + timedelta(microseconds=1)
+    posts = _cluster_posts(session, topic_id, clusters, moment - 2 * detector.params.window)
+    found = detector.update(moment, posts)
+    state = detector.state_dict()
+    state["state"]["clusters"] = [dict(c, posts=[]) for c in state["state"]["clusters"] if c["reported"]]
+    row.state, row.last_bucket = state, bucket_start(moment)
+    return found
+
+
+def _cluster_posts(
+    session: Session, topic_id: int, clusters: Collection[int], after: datetime, limit: int = 20_000
+) -> list[PostSignal]:
+    """The topic's posts in these near-duplicate clusters published after `after`, oldest first."""
+    if not clusters:
+        return []
+    ids = sorted(clusters)
+    head = func.coalesce(Post.cluster_id, Post.id)
+    stmt = (
+        select(head, Post.author, Post.source_id, Post.published_at)
+        .join(PostTopic, PostTopic.post_id == Post.id)
+        .where(
+            PostTopic.topic_id == topic_id,
+            PostTopic.published_at > after,
+            or_(Post.cluster_id.in_(ids), Post.id.in_(ids)),
+        )
+        .order_by(Post.published_at)
+        .limit(limit)
+    )
+    return [
+        PostSignal(cluster_id=int(cluster), author=author or "", source=str(source), created_at=published)
+        for cluster, author, source, published in session.execute(stmt)
+    ]
+
+
+def arrival_delay(session: Session, topic_id: int, bucket: datetime, limit: int = 1000) -> timedelta:
+    """How late a bucket's posts typically arrived: the median of stored time minus publication time."""
+    stmt = (
+        select(Post.collected_at, Post.published_at)
+        .join(PostTopic, PostTopic.post_id == Post.id)
+        .where(
+            PostTopic.topic_id == topic_id,
+            PostTopic.published_at >= bucket,
+            PostTopic.published_at < bucket + BUCKET,
+        )
+        .limit(limit)
+    )
+    delays = sorted(collected - published for collected, published in session.execute(stmt))
+    return delays[len(delays) // 2] if delays else timedelta(0)
 
 
 def peek(live: Mapping[str, Any], topic_id: int, session: Session, now: datetime) -> dict[str, Any]:

@@ -13,10 +13,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analysis.detectors import CoordinationDetector, PostSignal
 from analysis.grading import GradePolicy, GradingInputs, critical_mentions, grade, headline
 from app.alerts import detection, incidents, rollups
-from app.alerts.models import Rollup, RollupMember
+from app.alerts.models import Alert, Rollup, RollupMember
 from app.alerts.rollups import BUCKET, bucket_start
 from app.core import metrics
 from app.posts.ingest import StoredPost
@@ -28,6 +27,7 @@ from app.topics.models import Topic
 log = logging.getLogger(__name__)
 CONTEXT_WINDOW = timedelta(minutes=60)
 ELEVATED_RATIO = 1.5
+FULL_HISTORY = timedelta(days=7)  # a baseline on less history (a new topic) says so in the alert
 PRIORITY = ("negative_volume", "volume", "negative_share")  # which headline leads when several fire
 NoticeWriter = incidents.NoticeWriter
 
@@ -38,6 +38,7 @@ class EngineConfig:
 
     critical_terms: Sequence[str] = ()
     quiet_for: timedelta = timedelta(minutes=120)
+    lateness: timedelta = timedelta(minutes=60)  # posts published this long ago can still alert
     policy: GradePolicy = field(default_factory=GradePolicy)
 
 
@@ -47,11 +48,10 @@ class AlertEngine:
     def __init__(self, config: EngineConfig, write_notice: NoticeWriter | None = None) -> None:
         self.config = config
         self.write_notice: NoticeWriter = write_notice or (lambda *args: None)
-        self._coordination: dict[int, CoordinationDetector] = defaultdict(CoordinationDetector)
-        self._coordination_clock: dict[int, datetime] = {}
 
     def on_stored(self, session: Session, stored: Sequence[StoredPost], now: datetime) -> None:
-        """Pipeline hook: update rollups, mark replays for late posts, judge topics with fresh posts."""
+        """Pipeline hook: update rollups, mark replays for late posts, judge topics with posts inside
+        the lateness allowance (event time: a burst that arrives late still alerts)."""
         topics.lock_for_ingest(session, {topic_id for post in stored for topic_id in post.topic_ids})
         rollups.apply(session, stored, now)
         oldest: dict[int, datetime] = {}
@@ -60,7 +60,7 @@ class AlertEngine:
             for topic_id in post.topic_ids:
                 start = bucket_start(post.published_at)
                 oldest[topic_id] = min(oldest.get(topic_id, start), start)
-                if post.published_at >= now - 2 * BUCKET:
+                if post.published_at >= now - max(self.config.lateness, 2 * BUCKET):
                     fresh[topic_id].append(post)
         current = bucket_start(now)
         # Topics in id order, each finished before the next, so concurrent transactions (pushes,
@@ -78,37 +78,62 @@ class AlertEngine:
         topic = session.get(Topic, topic_id)
         if topic is None or not topic.enabled:
             return None
-        live = detection.advance(session, topic_id, bucket_start(now))
-        decisions = detection.peek(live, topic_id, session, now)
+        advanced = detection.advance(session, topic_id, bucket_start(now), self.config.lateness)
+        decisions = detection.peek(advanced.live, topic_id, session, now)
         window = decisions.pop("_window")
         fired = [name for name in PRIORITY if decisions[name].alert]
-        evidence = self._coordination_evidence(topic_id, fresh, now)
+        evidence = self._coordination_evidence(session, topic_id, fresh, now)
         if fired:
             self._raise(session, topic, fired[0], decisions, window, now, evidence)
             return fired[0]
+        late = self._late_candidate(session, topic_id, advanced.judged)
+        if late is not None:
+            detector = next(name for name in PRIORITY if name in late.fired)
+            self._raise(
+                session,
+                topic,
+                detector,
+                {**decisions, **late.decisions},
+                late.counts,
+                now,
+                evidence,
+                late=late,
+            )
+            return detector
         if evidence is not None:
             self._raise(session, topic, "coordination", decisions, window, now, evidence)
             return "coordination"
         self._track_signal(session, topic_id, decisions, now)
         return None
 
-    def _coordination_evidence(self, topic_id: int, fresh: Sequence[StoredPost], now: datetime) -> Any:
+    def _late_candidate(
+        self, session: Session, topic_id: int, judged: Sequence[detection.Judged]
+    ) -> detection.Judged | None:
+        """The first closed bucket inside the allowance on which a detector alerts and that no alert
+        already covers: a burst judged only once its late posts arrived (or once its bucket closed).
+        An alert of the bucket detectors within the allowance before it covers it: the live window
+        judged that episode already."""
+        for item in judged:
+            if not item.fired:
+                continue
+            covered = session.scalar(
+                select(func.count(Alert.id)).where(
+                    Alert.topic_id == topic_id,
+                    Alert.detector.in_(PRIORITY),
+                    Alert.bucket_start >= item.bucket - self.config.lateness,
+                )
+            )
+            if not covered:
+                return item
+        return None
+
+    def _coordination_evidence(
+        self, session: Session, topic_id: int, fresh: Sequence[StoredPost], now: datetime
+    ) -> Any:
         if not fresh:
             return None
-        signals = [
-            PostSignal(
-                cluster_id=p.cluster_id if p.cluster_id is not None else p.id,
-                author=p.author or "",
-                source=str(p.source_id),
-                created_at=p.published_at,
-                followers=None,
-            )
-            for p in fresh
-        ]
-        last = self._coordination_clock.get(topic_id)
-        moment = now if last is None or now > last else last + timedelta(microseconds=1)
-        self._coordination_clock[topic_id] = moment
-        found = self._coordination[topic_id].update(moment, signals)
+        clusters = {p.cluster_id if p.cluster_id is not None else p.id for p in fresh}
+        found = detection.coordination(session, topic_id, now, clusters)
         return found[0] if found else None
 
     def _track_signal(
@@ -130,6 +155,7 @@ class AlertEngine:
         window: detection.Counts,
         now: datetime,
         evidence: Any,
+        late: detection.Judged | None = None,
     ) -> None:
         decision = decisions["negative_volume" if detector == "negative_volume" else "volume"]
         inputs = self._inputs(session, topic, decision, window, now, decisions["negative_share"])
@@ -143,6 +169,11 @@ class AlertEngine:
             similar=evidence.posts if evidence is not None else 0,
             similar_minutes=max(1, int(evidence.window_seconds // 60)) if evidence is not None else 0,
         )
+        line += _history_note(decision.history_buckets)
+        if late is not None:
+            delay = detection.arrival_delay(session, topic.id, late.bucket)
+            if delay >= BUCKET:  # judged on its closed bucket, its posts late by that much
+                line += f"（数据晚到约 {round(delay / timedelta(minutes=1))} 分钟，按发布时间补判）"
         cluster_ids = [evidence.cluster_id] if evidence is not None else []
         alert, incident = incidents.record_alert(
             session,
@@ -154,7 +185,7 @@ class AlertEngine:
             baseline=inputs.baseline,
             ratio=inputs.ratio,
             score=float(decisions.get(detector, decision).score),
-            bucket=bucket_start(now),
+            bucket=late.bucket if late is not None else bucket_start(now),
             now=now,
             cluster_ids=cluster_ids,
             write_notice=self.write_notice,
@@ -217,6 +248,13 @@ class AlertEngine:
         incidents.auto_resolve(
             session, now=now, quiet_for=self.config.quiet_for, write_notice=self.write_notice
         )
+
+
+def _history_note(buckets: int) -> str:
+    """Says how much history the baseline rests on while it is short of a week (a new topic)."""
+    if buckets * BUCKET >= FULL_HISTORY:
+        return ""
+    return f"（基线仅依据 {max(1, round(buckets * BUCKET / timedelta(hours=1)))} 小时历史）"
 
 
 def _members(session: Session, topic_id: int, since: datetime) -> dict[str, set[str]]:

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
         ]
     )
     auto_resolve_minutes: int = Field(default=120, ge=5)
+    detect_lateness_minutes: int = Field(default=60, ge=0, le=24 * 60)  # how late posts may still alert
     timezone: str = "Asia/Shanghai"  # IANA zone of times without an offset (imports, json sources)
     rsshub_url: str | None = None  # base URL of your RSSHub for platform presets (its host is allow-listed)
     wechat_bridge_url: str | None = None  # base URL of a wewe-rss instance for 公众号 presets (allow-listed)

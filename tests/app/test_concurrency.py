@@ -22,9 +22,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
+from app.alerts import detection
 from app.alerts.engine import AlertEngine, EngineConfig
-from app.alerts.models import Alert, DetectorState, Incident
+from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent
 from app.core.db import Database
+from app.pipeline import validate_posts
 from app.scheduler import SCHEDULER_LOCK_KEY, SchedulerLock
 from app.sources import service as sources
 from app.topics import service as topics
@@ -120,7 +122,8 @@ def test_a_push_and_the_tick_judging_a_new_topic_at_once_both_succeed(services, 
     finally:
         tick.close()
     with pg_db.session() as session:
-        assert session.scalar(select(func.count()).select_from(DetectorState)) == 3
+        names = set(session.scalars(select(DetectorState.detector)))
+        assert names == {*detection.STATE_ROWS, detection.COORDINATION}  # one row each
 
 
 def test_two_transactions_opening_an_incident_at_once_open_one(
@@ -157,6 +160,41 @@ def test_two_transactions_opening_an_incident_at_once_open_one(
         assert session.scalar(select(func.count()).select_from(Incident)) == 1
         incident_ids = set(session.scalars(select(Alert.incident_id)))
     assert len(incident_ids) == 1  # both alerts joined the one incident
+
+
+def test_two_workers_adding_to_one_coordination_episode_at_once_report_it_once(  # type: ignore[no-untyped-def]
+    services, pg_db: Database
+) -> None:
+    """Two batches of one coordination episode stored at once (the engine keeps no state of its own,
+    so this is what two workers do): the second waits for the first one's posts and reports the
+    episode once, with both batches in it."""
+    services.pipeline.clock = lambda: NOW
+    with pg_db.session() as session:
+        topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车"))
+        source_id = sources.ensure_push_source(session=session, name="weibo").id
+
+    def items(start: int, count: int) -> list[dict[str, Any]]:
+        text = "星河汽车门店拒绝退款还威胁顾客，大家一起转发让更多人看到"
+        moment = (NOW - timedelta(seconds=30)).isoformat()
+        return [
+            {"id": f"c{n}", "text": text, "author": f"acct{n}", "published_at": moment}
+            for n in range(start, start + count)
+        ]
+
+    first = pg_db.sessionmaker()
+    try:
+        raws = validate_posts(items(0, 6), now=NOW, retention=services.pipeline.retention).posts
+        assert services.pipeline.store(first, source_id, raws).new == 6
+        first.flush()
+        racer = Background(lambda: services.pipeline.push("weibo", items(6, 6)))
+        assert blocked_or_done(pg_db, racer)  # waits for our uncommitted posts
+        first.commit()
+        assert racer.join().accepted == 6
+    finally:
+        first.close()
+    with pg_db.session() as session:
+        events = session.scalars(select(IncidentEvent).where(IncidentEvent.kind == "coordination")).all()
+        assert [(e.data["posts"], e.data["distinct_authors"]) for e in events] == [(12, 12)]
 
 
 def test_evaluation_locks_topics_in_id_order(services, db: Database) -> None:  # type: ignore[no-untyped-def]
