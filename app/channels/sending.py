@@ -45,6 +45,7 @@ def shrink_notice(notice: Notice, level: int) -> Notice:
         notice,
         headline=notice.headline[: 300 // level],
         reasons=notice.reasons[:reasons],
+        events=notice.events[:reasons],
         keywords=notice.keywords[:keywords],
         checklist=notice.checklist[:steps],
         top_posts=notice.top_posts[:posts],
