@@ -5,9 +5,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -306,3 +310,42 @@ def test_reports_are_edited_through_the_api(client, write_headers) -> None:  # t
         headers=write_headers,
     )
     assert bad.status_code == 400 and "HH:MM" in bad.json()["error"]["message"]
+
+
+# --- the dashboard's channel form --------------------------------------------------------------------
+
+FORM_SCRIPT = """
+const {withReports} = await import(process.argv[1]);
+const cases = JSON.parse(process.argv[2]);
+console.log(JSON.stringify(cases.map((fields) => withReports(fields))));
+"""
+
+
+def test_the_channel_form_folds_its_report_fields_into_options() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed here (Debian package nodejs)")
+    module = Path(__file__).resolve().parents[2] / "app" / "web" / "static" / "js" / "sources_manage.js"
+    cases = [
+        {
+            "name": "简报群",
+            "options": {"max_posts": 3, "reports": {"daily": "07:00"}},
+            "options.reports.daily": "08:30",
+            "options.reports.topics": ["3", "5"],
+        },
+        {"name": "简报群", "options.reports.weekly": "MON 09:00", "options.reports.topics": []},
+        {"name": "不要简报", "options": {"reports": {"daily": "07:00"}}, "options.reports.topics": []},
+    ]
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", FORM_SCRIPT, str(module), json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"name": "简报群", "options": {"max_posts": 3, "reports": {"daily": "08:30", "topics": [3, 5]}}},
+        {"name": "简报群", "options": {"reports": {"weekly": "MON 09:00"}}},
+        {"name": "不要简报", "options": {}},
+    ]
