@@ -237,6 +237,10 @@ class Channel(ABC, Generic[ConfigT]):
         """Validate a stored/API config dict into this kind's config model."""
         return self.config_model.model_validate(dict(raw))  # type: ignore[return-value]
 
+    def address_url(self, config: ConfigT) -> str:
+        """The URL whose host the address guard (SSRF check) judges when the channel is saved."""
+        return config.url
+
     def pacing(self, config: ConfigT) -> Pacing:
         """Send budget for a destination: the config override or the vendor default."""
         return Pacing(config.rate_per_minute or self.rate_per_minute, self.rate_per_second)

@@ -54,6 +54,11 @@ def config_for(kind: str, vendor: VendorServer | None = None, **options: Any) ->
             "secret": "whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
         },
         "alertmanager": {"url": base},
+        "email": {
+            "url": "smtp://smtp.example.com:587",
+            "sender": "yuqing@example.com",
+            "recipients": ["pr@example.com"],
+        },
     }[kind]
     return get_channel(kind).parse_config({**raw, **options})
 
@@ -118,7 +123,7 @@ def test_thousand_item_digest_fits_and_is_accepted(vendor: VendorServer, kind: s
 
 
 def test_registry_lists_every_kind_with_pacing() -> None:
-    assert CHANNEL_KINDS == ("wecom", "dingtalk", "feishu", "slack", "webhook", "alertmanager")
+    assert CHANNEL_KINDS == ("wecom", "dingtalk", "feishu", "slack", "webhook", "alertmanager", "email")
     pacing = {kind: get_channel(kind).pacing(config_for(kind)) for kind in CHANNEL_KINDS}
     assert {kind: p.per_minute for kind, p in pacing.items()} == {
         "wecom": 20,
@@ -127,6 +132,7 @@ def test_registry_lists_every_kind_with_pacing() -> None:
         "slack": 60,
         "webhook": 600,
         "alertmanager": 600,
+        "email": 30,
     }
     assert pacing["feishu"].per_second == 5
 

@@ -7,7 +7,7 @@ import {GRADE, describeRun, formatTime} from './format.js';
 
 const SOURCE_KINDS = [['rss', 'RSS / Atom（含 RSSHub）'], ['jsonfeed', 'JSON Feed'], ['mastodon', 'Mastodon'],
   ['json', 'JSON 接口'], ['push', '推送 / 导入']];
-const CHANNEL_KINDS = [['wecom', '企业微信'], ['dingtalk', '钉钉'], ['feishu', '飞书'], ['slack', 'Slack'],
+const CHANNEL_KINDS = [['wecom', '企业微信'], ['dingtalk', '钉钉'], ['feishu', '飞书'], ['slack', 'Slack'], ['email', '邮件'],
   ['webhook', '签名 Webhook'], ['alertmanager', 'Alertmanager']];
 const GRADES = Object.entries(GRADE);
 
@@ -167,7 +167,8 @@ export async function channelFormPage(container, context, channelId) {
     field('名称', h('input', {name: 'name', required: true, maxlength: 200, value: channel?.name || ''})),
     channel ? null : field('类型', select('kind', CHANNEL_KINDS, 'wecom')),
     field('Webhook 地址', h('input', {name: 'url', type: 'url', required: true, maxlength: 2000, value: channel?.url || ''}),
-      '编辑时地址中的凭据显示为 ***，原样提交即保留。'),
+      '编辑时地址中的凭据显示为 ***，原样提交即保留。邮件通道填 smtp://主机:587 或 smtps://主机:465，'
+      + '并在选项中填写 {"sender": "发件地址", "recipients": ["收件地址"], "username": "登录名"}，密码填在签名密钥。'),
     field('签名密钥', h('input', {name: 'secret', type: 'password', maxlength: 500, 'data-optional': '',
       placeholder: channel?.has_secret ? '已设置（留空保持不变）' : '钉钉加签、飞书签名、Webhook 签名密钥'})),
     field('最低分级', select('min_grade', GRADES, channel?.min_grade || 'general')),
