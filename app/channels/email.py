@@ -176,6 +176,9 @@ def _send_blocking(
             if config.username and config.secret_value():
                 smtp.login(config.username, config.secret_value() or "")
             refused_to = smtp.sendmail(config.sender, config.recipients, content)
+    except smtplib.SMTPNotSupportedError:
+        detail = "服务器不支持 STARTTLS：请改用 smtps:// 或在选项中设置 starttls: false（仅限可信网络）"
+        return DeliveryResult(Outcome.PERMANENT, detail=detail)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))
         return EmailChannel().classify(code, {}, reply)

@@ -174,6 +174,20 @@ def test_a_refused_login_fails_the_delivery_and_marks_the_channel(db, settings, 
         assert channel is not None and not channel.healthy and "535" in (channel.last_error or "")
 
 
+def test_starttls_is_required_unless_turned_off(db, settings, smtp) -> None:  # type: ignore[no-untyped-def]
+    mailbox, port = smtp
+    fast = outbox_settings(settings, outbox_min_interval_minutes=0)
+    clock = Clock()
+    channel_id = _email_channel(db, port, starttls=True)  # the loopback server offers no STARTTLS
+    with db.session() as session:
+        raise_alert(session, make_topic(session), "severe", clock(), Outbox(fast))
+    run_ticks(db, fast, clock, ticks=2, step=1)
+    assert mailbox.messages == []
+    with db.session() as session:
+        channel = session.get(Channel, channel_id)
+        assert channel is not None and "STARTTLS" in (channel.last_error or "")
+
+
 def test_the_smtp_password_is_encrypted_at_rest(db, smtp) -> None:  # type: ignore[no-untyped-def]
     _, port = smtp
     channel_id = _email_channel(db, port)
