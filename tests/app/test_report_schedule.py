@@ -20,6 +20,7 @@ from app.alerts.models import Rollup
 from app.channels import service as channels
 from app.channels.models import Channel, Delivery
 from app.channels.models import Notice as NoticeRow
+from app.channels.outbox import Outbox
 from app.channels.schemas import ChannelCreate
 from app.core.errors import BadRequest
 from app.core.vocab import DeliveryStatus, NoticeKind
@@ -31,6 +32,7 @@ from tests.app.test_delivery_helpers import (
     make_channel,
     make_topic,
     outbox_settings,
+    raise_alert,
     run_ticks,
 )
 
@@ -349,3 +351,22 @@ def test_the_channel_form_folds_its_report_fields_into_options() -> None:
         {"name": "简报群", "options": {"reports": {"weekly": "MON 09:00"}}},
         {"name": "不要简报", "options": {}},
     ]
+
+
+def test_a_report_is_never_bundled_into_a_digest(db, settings, receiver) -> None:  # type: ignore[no-untyped-def]
+    fast = outbox_settings(settings, outbox_digest_threshold=2, outbox_min_interval_minutes=0)
+    clock = Clock()
+    _channel(db, receiver, {"daily": "00:00"}, created=clock() - timedelta(days=2), kind="slack")
+    with db.session() as session:
+        first, second = make_topic(session, "星河汽车"), make_topic(session, "某乳业品牌")
+        raise_alert(session, first, "severe", clock(), Outbox(fast))
+        raise_alert(session, second, "influential", clock(), Outbox(fast))
+    assert _tick(db, fast, clock()) == 2  # one report per topic
+    run_ticks(db, fast, clock, ticks=4, step=1)
+    bodies = [request.body.decode("utf-8") for request in receiver.accepted("slack")]
+    digests = [body for body in bodies if "舆情汇总" in body]
+    reports = [body for body in bodies if "舆情简报" in body]
+    assert len(digests) == 1 and len(reports) == 2 and len(bodies) == 3
+    assert all("舆情简报" not in body for body in digests)
+    with db.session() as session:
+        assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.DELIVERED}
