@@ -370,3 +370,21 @@ def test_a_report_is_never_bundled_into_a_digest(db, settings, receiver) -> None
     assert all("舆情简报" not in body for body in digests)
     with db.session() as session:
         assert set(session.scalars(select(Delivery.status))) == {DeliveryStatus.DELIVERED}
+
+
+def test_the_scheduler_role_runs_the_report_job(settings, db, analyzer, receiver) -> None:  # type: ignore[no-untyped-def]
+    from app.services import Services
+
+    services = Services.create(
+        settings.model_copy(update={"scheduler_enabled": True}), db=db, analyzer=analyzer
+    )
+    names = {
+        role: [name for *_, name in services.jobs(role)] for role in ("all", "scheduler", "worker", "api")
+    }
+    assert "scheduled-reports" in names["all"] and "scheduled-reports" in names["scheduler"]
+    assert "scheduled-reports" not in names["worker"] and names["api"] == []
+    with db.session() as session:
+        make_topic(session)
+    _channel(db, receiver, {"daily": "00:00"}, created=datetime(2020, 1, 1, tzinfo=UTC))
+    assert services.report_tick() == 1  # real time: today's 00:00 report (yesterday's) is due
+    assert services.report_tick() == 0
