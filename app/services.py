@@ -1,7 +1,8 @@
 """The long-lived parts of a running Yuqing process and their start/stop by role.
 
 Roles: `api` serves HTTP only; `worker` collects due sources and delivers the outbox; `scheduler`
-runs the singleton periodic jobs (detector ticks, auto-resolve, reminders, re-tagging, retention)
+runs the singleton periodic jobs (detector ticks, auto-resolve, reminders, scheduled reports,
+re-tagging, retention)
 while it holds the PostgreSQL advisory lock; `all` is everything in one process (the SQLite default).
 """
 
@@ -32,12 +33,14 @@ from app.core.secrets import resolve_keyring
 from app.core.urls import address_check, resolve_for_connect
 from app.pipeline import Pipeline
 from app.posts.analyzer import PostAnalyzer
+from app.reports.delivery import queue_due_reports
 from app.scheduler import CollectionWorker, SchedulerLock, build_scheduler
 from collectors.http import Fetcher
 
 log = logging.getLogger(__name__)
 ROLES = ("all", "api", "scheduler", "worker")
 DISPATCH_POLL_SECONDS = 0.5  # other processes' notices are picked up within this; our own at once
+REPORT_POLL_SECONDS = 60.0  # a scheduled report goes out within a minute of its time
 INGEST_POLL_SECONDS = 0.5  # queued push batches (from API processes) are picked up within this
 Job = tuple[Callable[[], Awaitable[object]], float, str]
 
@@ -128,6 +131,7 @@ class Services:
                     (self._singleton(self.engine_tick), 30.0, "detect-and-auto-resolve"),
                     (self._singleton(self.retag_tick), 5.0, "retag-topics"),
                     (self._singleton(self.reminder_tick), 60.0, "incident-reminders"),
+                    (self._singleton(self.report_tick), REPORT_POLL_SECONDS, "scheduled-reports"),
                     (self._singleton(self.retention_tick), 3600.0, "retention"),
                 ]
             )
@@ -194,6 +198,14 @@ class Services:
         """Remind channels of unacknowledged severe incidents."""
         with self.db.session() as session:
             write_reminders(session, utcnow(), self.write_notice)
+
+    def report_tick(self) -> int:
+        """Queue the scheduled 舆情简报 that are due (each once, whatever the ticks)."""
+        with self.db.session() as session:
+            queued = queue_due_reports(session, settings=self.settings, now=utcnow())
+        if queued:
+            self.dispatcher.wake()
+        return queued
 
     def retention_tick(self) -> int:
         """Prune raw posts older than the retention period (rollups and incidents stay)."""

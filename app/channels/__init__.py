@@ -5,9 +5,11 @@ policy.py    decide(): silences, grade filters, quiet hours, minimum interval, a
 base.py      ChannelRequest, Outcome, DeliveryResult, ChannelConfig, Channel, HTTP/vendor judging
 markup.py    per-vendor markup dialects and escaping of untrusted text
 message.py   Chinese message composition, sparkline, byte-aware paginate/trim
-wecom.py dingtalk.py feishu.py slack.py webhook.py alertmanager.py   one module per kind
+wecom.py dingtalk.py feishu.py slack.py webhook.py alertmanager.py email.py   one module per kind
+             (email.py also sends: SMTP in a thread, `send_mail`)
 registry.py  CHANNELS, CHANNEL_KINDS, get_channel
 delivery.py  classify(kind, …), async send(request, client, timeout=…)
+outbox.py    Outbox (incident notices through the policy), enqueue_report (scheduled 舆情简报)
 """
 
 from app.channels.base import (

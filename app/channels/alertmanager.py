@@ -7,6 +7,8 @@ so an escalation closes the alert of the previous grade. A resolved notice ends 
 not re-send like Prometheus does, so firing alerts carry an explicit `endsAt` (default 24 h,
 refreshed by reminders) instead of Alertmanager's 5-minute `resolve_timeout`.
 Size: the description annotation is plain text trimmed to 4000 bytes.
+Reports: a scheduled 舆情简报 is not an alert (it would fire and page like one), so an Alertmanager
+channel refuses `options.reports` and the report job never queues one for it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from analysis.grading import Grade
 from app.channels.base import (
@@ -48,6 +50,13 @@ class AlertmanagerConfig(ChannelConfig):
 
     username: str | None = None
     alert_ttl_minutes: int = Field(default=24 * 60, ge=5, le=7 * 24 * 60)
+
+    @field_validator("reports")
+    @classmethod
+    def _no_reports(cls, value: object) -> None:
+        if value is not None:
+            raise ValueError("Alertmanager 只接收告警，不能定时发送舆情简报，请改用聊天或邮件通道")
+        return None
 
 
 def rfc3339(moment: datetime) -> str:
@@ -94,6 +103,8 @@ def postable_alerts(notice: Notice, *, now: datetime, ttl: timedelta) -> list[di
     """The alerts one notice posts: its grade firing (or ended) and the other grades ended."""
     if notice.kind == NoticeKind.DIGEST:
         return [alert for item in notice.items for alert in postable_alerts(item, now=now, ttl=ttl)]
+    if notice.kind == NoticeKind.REPORT:  # a report is not an alert (and is never queued here)
+        return []
     firing = notice.kind in FIRING_KINDS and notice.status != IncidentStatus.RESOLVED
     full = alert_annotations(notice)
     superseded = {**full, "summary": f"已调整为{notice.grade_label}级", "description": full["title"]}
@@ -131,6 +142,7 @@ class AlertmanagerChannel(Channel[AlertmanagerConfig]):
     label = "Alertmanager"
     config_model = AlertmanagerConfig
     rate_per_minute = 600
+    accepts_reports = False  # reports are not alerts: `options.reports` is refused
 
     def render(self, notice: Notice, config: AlertmanagerConfig, *, now: datetime) -> list[ChannelRequest]:
         """One POST of the notice's postable alerts."""

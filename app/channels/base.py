@@ -29,6 +29,7 @@ from app.channels.notice import (  # noqa: F401  (re-exported: the notice model 
     NoticePost,
     make_digest,
 )
+from app.reports.schedule import ReportSchedule
 
 MENTION_PATTERN = re.compile(r"^(@all|\+?\d{5,20}|[A-Za-z0-9_.\-]{1,64})$")
 MOBILE_PATTERN = re.compile(r"^\+?\d{5,20}$")
@@ -190,6 +191,7 @@ class ChannelConfig(BaseModel):
     rate_per_minute: int | None = Field(default=None, ge=1, le=6000)
     max_messages: int = Field(default=1, ge=1, le=5)
     max_posts: int = Field(default=5, ge=0, le=50)
+    reports: ReportSchedule | None = None  # scheduled 舆情简报 (app/reports/schedule.py)
 
     @field_validator("url")
     @classmethod
@@ -229,10 +231,15 @@ class Channel(ABC, Generic[ConfigT]):
     config_model: ClassVar[type[ChannelConfig]]
     rate_per_minute: ClassVar[int]
     rate_per_second: ClassVar[int | None] = None
+    accepts_reports: ClassVar[bool] = True  # False: `options.reports` is refused, no report is queued
 
     def parse_config(self, raw: Mapping[str, Any]) -> ConfigT:
         """Validate a stored/API config dict into this kind's config model."""
         return self.config_model.model_validate(dict(raw))  # type: ignore[return-value]
+
+    def address_url(self, config: ConfigT) -> str:
+        """The URL whose host the address guard (SSRF check) judges when the channel is saved."""
+        return config.url
 
     def pacing(self, config: ConfigT) -> Pacing:
         """Send budget for a destination: the config override or the vendor default."""

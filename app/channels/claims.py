@@ -5,7 +5,8 @@ so one worker claims for a channel at a time and outbox inserts are not blocked)
 delivery of each incident is eligible when it is due and nobody holds a live lease on it — so an
 incident's notices leave in order. The channel's pacing budget is counted in the database (attempts
 of the last minute and second, plus deliveries other workers hold), so it holds across workers.
-When at least `outbox_digest_threshold` incidents are due at once they become one digest unit.
+When at least `outbox_digest_threshold` incidents are due at once they become one digest unit; a
+scheduled report (a delivery without an incident) always goes alone.
 Deliveries older than `outbox_max_age_minutes` are failed and the channel's `last_error` says so.
 """
 
@@ -141,8 +142,12 @@ def _claim_channel(
     heads = due_heads(session, channel.id, now, limit=max(DIGEST_MAX_ITEMS, settings.outbox_batch_size))
     if not heads:
         return None
-    digest = len(heads) >= settings.outbox_digest_threshold
-    groups = [heads[:DIGEST_MAX_ITEMS]] if digest else [[head] for head in heads[:budget]]
+    incidents = [head for head in heads if head.incident_id is not None]
+    alone = [head for head in heads if head.incident_id is None]  # reports: never in a digest
+    if len(incidents) >= settings.outbox_digest_threshold:
+        groups = [incidents[:DIGEST_MAX_ITEMS]] + [[head] for head in alone[: max(0, budget - 1)]]
+    else:
+        groups = [[head] for head in heads[:budget]]
     rows = session.execute(
         select(NoticeRow.id, NoticeRow.payload).where(NoticeRow.id.in_([d.notice_id for d in heads]))
     )

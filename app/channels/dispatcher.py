@@ -39,7 +39,7 @@ from app.channels.sending import SendReport, describe, send_notice
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.outage import Outage, is_database_error
-from app.core.urls import outgoing_client
+from app.core.urls import address_check, outgoing_client
 from app.core.vocab import DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class Dispatcher:
         self.owner = owner or worker_name()
         self.rng = rng or random.Random()
         self._client, self._own_client = client, client is None
+        self.guard = address_check(settings.url_allowlist, settings.base_url)  # SMTP connections
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -155,6 +156,7 @@ class Dispatcher:
                     parts_sent=unit.parts_sent,
                     shrink=unit.shrink,
                     deadline=unit.lease_until,
+                    guard=self.guard,
                 )
             except Exception as exc:  # a notice that cannot be rendered must not block its channel
                 log.exception("deliveries %s could not be rendered", unit.delivery_ids)

@@ -63,6 +63,8 @@ def template(notice: Notice) -> str:
     """Header colour for a notice."""
     if notice.kind == NoticeKind.TEST:
         return "grey"
+    if notice.kind == NoticeKind.REPORT:
+        return "turquoise"
     if notice.kind == NoticeKind.RESOLVED or notice.status == IncidentStatus.RESOLVED:
         return "green"
     return TEMPLATES[notice.grade]

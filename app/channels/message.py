@@ -47,9 +47,16 @@ def beijing_time(moment: datetime) -> str:
     return moment.astimezone(BEIJING).strftime("%m-%d %H:%M")
 
 
+def title_tag(notice: Notice) -> str:
+    """The bracketed tag of a title: the grade, 测试 for a test, 日报/周报 for a report."""
+    if notice.kind == NoticeKind.TEST:
+        return "测试"
+    return notice.period_label if notice.kind == NoticeKind.REPORT else notice.grade.label
+
+
 def plain_title(notice: Notice, markup: Markup, *, part: str = "") -> str:
-    """`【严重】舆情预警 · <topic>`; the tag is 测试 for test notices."""
-    tag = "测试" if notice.kind == NoticeKind.TEST else notice.grade.label
+    """`【严重】舆情预警 · <topic>`; the tag is 测试 for test notices, 日报/周报 for reports."""
+    tag = title_tag(notice)
     return f"【{tag}】{notice.kind.label} · {markup.text(notice.topic, 60)}{part}"
 
 
@@ -104,12 +111,24 @@ def _digest_body(notice: Notice, markup: Markup) -> list[str]:
     return lines
 
 
+def _report_body(notice: Notice, markup: Markup, max_posts: int) -> list[str]:
+    overview = [f"- {markup.text(line)}" for line in notice.reasons]
+    events = [f"- {markup.text(line)}" for line in notice.events]
+    posts = [_post_line(i, post, markup) for i, post in enumerate(notice.top_posts[:max_posts], 1)]
+    keywords = "、".join(markup.text(word, 20) for word in notice.keywords[:10])
+    lines = _section(markup, "概况", overview) + _section(markup, "本期事件", events)
+    lines += _section(markup, "负面热帖", posts)
+    if keywords:
+        lines.append(f"{markup.bold('高频词')}：{keywords}")
+    return lines
+
+
 def _head(notice: Notice, markup: Markup) -> list[str]:
     head = [markup.bold(markup.text(notice.headline))] if notice.headline else []
     if notice.trend:
         recent = notice.trend[-SPARK_WIDTH:]
         head.append(f"趋势 {sparkline(recent)}（近 {len(recent)} 个时段，峰值 {max(recent)}）")
-    if notice.kind != NoticeKind.DIGEST and notice.status != IncidentStatus.OPEN:
+    if notice.kind not in (NoticeKind.DIGEST, NoticeKind.REPORT) and notice.status != IncidentStatus.OPEN:
         head.append(f"状态：{notice.status.label}")
     return head
 
@@ -117,15 +136,19 @@ def _head(notice: Notice, markup: Markup) -> list[str]:
 def compose(notice: Notice, markup: Markup, *, max_posts: int = 5, mention: Sequence[str] = ()) -> Composed:
     """Lay out a notice as escaped lines for one markup dialect."""
     title = plain_title(notice, markup)
-    tag = markup.grade(notice.grade.label, notice.grade) if notice.kind != NoticeKind.TEST else "测试"
-    title_line = markup.heading(title.replace(f"【{notice.grade.label}】", f"【{tag}】", 1))
+    plain_tag = title_tag(notice)
+    tag = markup.grade(plain_tag, notice.grade) if plain_tag == notice.grade.label else plain_tag
+    title_line = markup.heading(title.replace(f"【{plain_tag}】", f"【{tag}】", 1))
     if notice.kind == NoticeKind.DIGEST:
         body = _digest_body(notice, markup)
     elif notice.kind == NoticeKind.TEST:
         body = ["这是一条测试消息，用于确认预警通道配置正确。"]
+    elif notice.kind == NoticeKind.REPORT:
+        body = _report_body(notice, markup, max_posts)
     else:
         body = _incident_body(notice, markup, max_posts)
-    candidates = (("查看事件", safe_url(notice.incident_url)), ("API", safe_url(notice.api_url)))
+    labels = ("完整报告", "Markdown") if notice.kind == NoticeKind.REPORT else ("查看事件", "API")
+    candidates = ((labels[0], safe_url(notice.incident_url)), (labels[1], safe_url(notice.api_url)))
     links = [(label, url) for label, url in candidates if url]
     users = [user for user in dict.fromkeys([*notice.mention, *mention]) if MENTION_PATTERN.match(user)]
     foot = [f"时间：{beijing_time(notice.created_at)}（北京时间）"]

@@ -2,9 +2,11 @@
 
 A digest is a `Notice` with `kind=NoticeKind.DIGEST` whose `items` are the notices it bundles; every
 other kind has `items == []`. One class keeps the outbox column, `to_dict()/from_dict()` and `render()`
-single-pathed; `make_digest()` builds one from several notices. Kind, grade and status are the
-vocabularies' enums (`NoticeKind`, `Grade`, `IncidentStatus`); strings given to the constructor are
-converted, and an unknown word is a `ValueError`.
+single-pathed; `make_digest()` builds one from several notices. A scheduled 舆情简报 is a notice of
+`kind=NoticeKind.REPORT` without an incident: `period` (day/week) says which, `reasons` carry its
+overview, `events` the incidents of the period, `incident_url` the full HTML report.
+Kind, grade and status are the vocabularies' enums (`NoticeKind`, `Grade`, `IncidentStatus`);
+strings given to the constructor are converted, and an unknown word is a `ValueError`.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class Notice:
     mention: list[str] = field(default_factory=list)
     status: IncidentStatus = IncidentStatus.OPEN
     items: list[Notice] = field(default_factory=list)
+    period: str | None = None  # reports only: "day" | "week"
+    events: list[str] = field(default_factory=list)  # reports only: the incidents of the period
 
     def __post_init__(self) -> None:
         for name, vocabulary in (("kind", NoticeKind), ("grade", Grade), ("status", IncidentStatus)):
@@ -93,6 +97,17 @@ class Notice:
             raise ValueError("created_at must be timezone-aware")
         if self.items and self.kind != NoticeKind.DIGEST:
             raise ValueError("only a digest notice has items")
+        if (self.period is not None) != (self.kind == NoticeKind.REPORT) or self.period not in (
+            None,
+            "day",
+            "week",
+        ):
+            raise ValueError("a report notice (and only a report) has a period: day or week")
+
+    @property
+    def period_label(self) -> str:
+        """日报 / 周报 for a report, else empty."""
+        return {"day": "日报", "week": "周报"}.get(self.period or "", "")
 
     @property
     def grade_label(self) -> str:
@@ -120,6 +135,8 @@ class Notice:
             "mention": list(self.mention),
             "status": self.status.value,
             "items": [item.to_dict() for item in self.items],
+            "period": self.period,
+            "events": list(self.events),
         }
 
     @classmethod
@@ -143,6 +160,8 @@ class Notice:
             mention=list(data.get("mention", [])),
             status=data.get("status", IncidentStatus.OPEN),
             items=[cls.from_dict(item) for item in data.get("items", [])],
+            period=data.get("period"),
+            events=list(data.get("events", [])),
         )
 
 

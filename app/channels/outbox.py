@@ -8,6 +8,11 @@ database (topic, grade, reasons, trend, top negative posts, keywords, checklist,
 silence that holds writes no notice; the incident's timeline says which silence held it (a reminder
 held by a silence is simply tried again later). Nothing is dropped except a reminder that would only
 repeat news still waiting to go out. The dispatcher (app/channels/dispatcher.py) delivers the rows.
+
+`enqueue_report(...)` is the outbox's other door: a scheduled 舆情简报 (app/reports/delivery.py) for
+one channel, stored under its stable notice id with `INSERT … ON CONFLICT DO NOTHING`, so two
+schedulers, a restart or a late tick store it once. Reports skip the alert policy (silences, grade
+filters, quiet hours): the channel asked for them at that hour.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from app.channels import policy
 from app.channels.models import Channel, Delivery
 from app.channels.models import Notice as NoticeRow
 from app.channels.notice import Notice, NoticePost
+from app.core.bulk import dialect_insert
 from app.core.config import Settings
 from app.core.vocab import DeliveryStatus, IncidentStatus, NoticeKind
 from app.posts import insights
@@ -294,3 +300,38 @@ class Outbox:
             return False
         kind = session.scalar(select(NoticeRow.kind).where(NoticeRow.id == delivery.notice_id))
         return kind == NoticeKind.REMINDER
+
+
+def enqueue_report(
+    session: Session, *, channel_id: int, topic_id: int, notice: Notice, now: datetime
+) -> bool:
+    """Store a report notice and its one pending delivery; False when its id is stored already."""
+    stmt = (
+        dialect_insert(session, NoticeRow.__table__)
+        .values(
+            id=notice.id,
+            incident_id=None,
+            topic_id=topic_id,
+            kind=NoticeKind.REPORT.value,
+            grade=notice.grade.value,
+            payload=notice.to_dict(),
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(NoticeRow.__table__.c.id)
+    )
+    if session.execute(stmt).scalar() is None:  # stored already (another tick or scheduler)
+        return False
+    session.add(
+        Delivery(
+            notice_id=notice.id,
+            channel_id=channel_id,
+            incident_id=None,
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    log.info("report notice %s (%s) queued for channel %s", notice.id, notice.headline, channel_id)
+    return True

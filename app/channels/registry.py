@@ -7,6 +7,7 @@ from typing import Any
 from app.channels.alertmanager import AlertmanagerChannel
 from app.channels.base import Channel
 from app.channels.dingtalk import DingTalkChannel
+from app.channels.email import EmailChannel
 from app.channels.feishu import FeishuChannel
 from app.channels.slack import SlackChannel
 from app.channels.webhook import WebhookChannel
@@ -21,6 +22,7 @@ CHANNELS: dict[str, Channel[Any]] = {
         SlackChannel(),
         WebhookChannel(),
         AlertmanagerChannel(),
+        EmailChannel(),
     )
 }
 CHANNEL_KINDS: tuple[str, ...] = tuple(CHANNELS)

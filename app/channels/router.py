@@ -24,7 +24,7 @@ from app.core.db import utcnow
 from app.core.deps import AdminKey, Id, IdFilter, ReadKey, SessionDep, SettingsDep, WriteKey
 from app.core.errors import BadRequest
 from app.core.masking import redact
-from app.core.urls import outgoing_client
+from app.core.urls import address_check, outgoing_client
 from app.core.vocab import DeliveryStatus
 
 router = APIRouter(prefix="/api/v1", tags=["channels"])
@@ -146,6 +146,7 @@ async def test_channel(channel_id: Id, request: Request, key: WriteKey) -> Chann
             client=client,
             timeout=settings.outbox_send_timeout_seconds,
             clock=utcnow,
+            guard=address_check(settings.url_allowlist, settings.base_url),
         )
     answer = _test_result(report.result or DeliveryResult(Outcome.OK), len(report.attempts))
     with services.db.session() as session:

@@ -40,7 +40,8 @@ class QuietHours(BaseModel):
 
 
 class ChannelCreate(BaseModel):
-    """A new channel; `options` holds kind-specific settings (style, keyword, max_messages…)."""
+    """A new channel; `options` holds kind-specific settings (style, keyword, max_messages…) and the
+    report schedule `reports` ({"daily": "08:30", "weekly": "MON 09:00", "topics": [..]})."""
 
     model_config = ConfigDict(
         extra="forbid",

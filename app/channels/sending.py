@@ -20,6 +20,7 @@ import httpx
 from analysis.grading import Grade
 from app.channels.base import ChannelConfig, DeliveryResult, Outcome
 from app.channels.delivery import send
+from app.channels.email import AddressGuard, send_mail
 from app.channels.models import Channel
 from app.channels.notice import Notice
 from app.channels.registry import get_channel
@@ -45,6 +46,7 @@ def shrink_notice(notice: Notice, level: int) -> Notice:
         notice,
         headline=notice.headline[: 300 // level],
         reasons=notice.reasons[:reasons],
+        events=notice.events[:reasons],
         keywords=notice.keywords[:keywords],
         checklist=notice.checklist[:steps],
         top_posts=notice.top_posts[:posts],
@@ -93,12 +95,14 @@ async def send_notice(
     parts_sent: int = 0,
     shrink: int = 0,
     deadline: datetime | None = None,
+    guard: AddressGuard | None = None,
 ) -> SendReport:
     """Render (at send time) and send a notice's requests in order, resuming after `parts_sent`.
 
     Stops at the first answer that is not ok; "too large" renders smaller and starts over, up to
     MAX_SHRINK times. No request starts that could still run at `deadline` (the lease end):
-    the report is then `released` and the rest is left for a later attempt.
+    the report is then `released` and the rest is left for a later attempt. E-mail goes over SMTP
+    (app/channels/email.py) with `guard` checking the server's address; the rest over `client`.
     """
     channel = get_channel(kind)
     report = SendReport(parts_sent=parts_sent, shrink=shrink)
@@ -111,7 +115,10 @@ async def send_notice(
                 report.released = True
                 return report
             started = time.monotonic()
-            result = await send(request, client, timeout=timeout)
+            if request.method == "SMTP":
+                result = await send_mail(request, config, timeout=timeout, guard=guard)
+            else:
+                result = await send(request, client, timeout=timeout)
             report.attempts.append(Attempt(clock(), result, int((time.monotonic() - started) * 1000)))
             report.result = result
             if not result.ok:

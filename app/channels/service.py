@@ -64,13 +64,13 @@ def _validate(session: Session, kind: str, values: dict[str, Any], allowlist: Se
     reserved = [key for key in RESERVED_OPTIONS if key in values["options"]]
     if reserved:
         raise BadRequest(f"options 中不能包含 {'、'.join(reserved)}，请使用同名的顶层字段")
-    parse_config(
+    config = parse_config(
         kind,
         config_data(
             url=values["url"], secret=values["secret"], mention=values["mention"], options=values["options"]
         ),
     )
-    check_url(values["url"], allowlist)
+    check_url(get_channel(kind).address_url(config), allowlist)
     topics = values.get("topics")
     if topics:
         known = set(session.scalars(select(Topic.id).where(Topic.id.in_(topics))))

@@ -35,7 +35,7 @@ from app.channels.notice import NOTICE_SCHEMA_VERSION
 from app.core.vocab import NoticeKind
 
 SECRET_PREFIX = "whsec_"
-TRIMMED_LISTS = ("top_posts", "keywords", "reasons", "checklist")
+TRIMMED_LISTS = ("top_posts", "keywords", "reasons", "checklist", "events")
 
 
 class WebhookConfig(ChannelConfig):

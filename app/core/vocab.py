@@ -48,6 +48,7 @@ class NoticeKind(StrEnum):
     REMINDER = "reminder"
     TEST = "test"
     DIGEST = "digest"
+    REPORT = "report"  # a scheduled 舆情简报 (app/reports/delivery.py), not about one incident
 
     @property
     def label(self) -> str:
@@ -62,6 +63,7 @@ _NOTICE_LABELS = {
     NoticeKind.REMINDER: "舆情提醒",
     NoticeKind.TEST: "预警通道测试",
     NoticeKind.DIGEST: "舆情汇总",
+    NoticeKind.REPORT: "舆情简报",
 }
 
 

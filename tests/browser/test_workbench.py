@@ -103,6 +103,7 @@ def test_manage_everything_from_the_dashboard(  # type: ignore[no-untyped-def]
     page.select_option("#channel-form [name=kind]", "wecom")
     page.fill("#channel-form [name=url]", f"{vendor.base}/cgi-bin/webhook/send?key={vendor.state.wecom_key}")
     page.select_option("#channel-form [name=min_grade]", "influential")
+    page.fill("#channel-form [name='options.reports.daily']", "08:30")  # 每日简报
     page.click("#channel-form button[type=submit]")
     page.wait_for_selector("#manage-channels")
     page.locator("#manage-channels [data-action=test]").first.click()
@@ -114,6 +115,7 @@ def test_manage_everything_from_the_dashboard(  # type: ignore[no-untyped-def]
     with db.session() as session:
         channel = session.scalar(select(Channel).where(Channel.name == "公关部企业微信群"))
         assert channel is not None and not channel.enabled and channel.min_grade == "influential"
+        assert channel.options == {"reports": {"daily": "08:30"}}
 
     # 静默
     page.goto(live_server + "/#/silences")

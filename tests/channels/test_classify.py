@@ -73,7 +73,7 @@ def test_chat_robots_are_not_judged_by_http_status(kind: str) -> None:
     assert classify(kind, 200, {}, _body({"errcode": 77777, "code": 77777})).outcome is Outcome.PERMANENT
 
 
-@pytest.mark.parametrize("kind", CHANNEL_KINDS)
+@pytest.mark.parametrize("kind", [kind for kind in CHANNEL_KINDS if kind != "email"])  # email: SMTP codes
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
@@ -155,3 +155,20 @@ def test_retry_after_as_http_date() -> None:
 def test_unknown_kind() -> None:
     with pytest.raises(UnknownChannel):
         get_channel("telegram")
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (250, "ok"),
+        (354, "ok"),
+        (421, "retry"),
+        (451, "retry"),
+        (535, "permanent"),
+        (550, "permanent"),
+        (552, "too_large"),
+    ],
+)
+def test_email_is_judged_by_the_smtp_reply_code(code: int, expected: str) -> None:
+    result = classify("email", code, {}, "5.7.8 认证失败".encode())
+    assert result.outcome.value == expected and result.vendor_code == code

@@ -41,6 +41,7 @@ def test_vocabularies_keep_their_stored_strings() -> None:
         "reminder",
         "test",
         "digest",
+        "report",
     ]
     assert [s.value for s in DeliveryStatus] == ["pending", "delivered", "failed", "superseded"]
     notice = make_notice()

@@ -54,6 +54,11 @@ def config_for(kind: str, vendor: VendorServer | None = None, **options: Any) ->
             "secret": "whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=",
         },
         "alertmanager": {"url": base},
+        "email": {
+            "url": "smtp://smtp.example.com:587",
+            "sender": "yuqing@example.com",
+            "recipients": ["pr@example.com"],
+        },
     }[kind]
     return get_channel(kind).parse_config({**raw, **options})
 
@@ -118,7 +123,7 @@ def test_thousand_item_digest_fits_and_is_accepted(vendor: VendorServer, kind: s
 
 
 def test_registry_lists_every_kind_with_pacing() -> None:
-    assert CHANNEL_KINDS == ("wecom", "dingtalk", "feishu", "slack", "webhook", "alertmanager")
+    assert CHANNEL_KINDS == ("wecom", "dingtalk", "feishu", "slack", "webhook", "alertmanager", "email")
     pacing = {kind: get_channel(kind).pacing(config_for(kind)) for kind in CHANNEL_KINDS}
     assert {kind: p.per_minute for kind, p in pacing.items()} == {
         "wecom": 20,
@@ -127,6 +132,7 @@ def test_registry_lists_every_kind_with_pacing() -> None:
         "slack": 60,
         "webhook": 600,
         "alertmanager": 600,
+        "email": 30,
     }
     assert pacing["feishu"].per_second == 5
 
@@ -143,3 +149,54 @@ def test_secrets_are_hidden_in_dumps_but_kept_for_storage() -> None:
     config = config_for("dingtalk")
     assert "SECx" not in json.dumps(config.model_dump(mode="json"))
     assert config.to_storage()["secret"] == "SECx"
+
+
+def report_notice(period: str = "day", **overrides: Any) -> Any:
+    """A report notice whose overview, incident and post lines carry hostile text."""
+    hostile = hostile_notice()
+    fields: dict[str, Any] = {
+        "kind": "report",
+        "incident_id": None,
+        "grade": "general",
+        "headline": "统计时段：2026-11-22（星期日）",
+        "reasons": ["声量 47 条，较上期 +12%（上期 42 条）", hostile.top_posts[0].text],
+        "events": [f"【严重】{hostile.top_posts[0].text}（已解除）"],
+        "top_posts": hostile.top_posts,
+        "checklist": [],
+        "period": period,
+        "incident_url": "https://yuqing.example.cn/api/v1/reports/topics/1?period=day&date=2026-11-22&format=html",
+        "api_url": "https://yuqing.example.cn/api/v1/reports/topics/1?period=day&date=2026-11-22&format=md",
+        **overrides,
+    }
+    return make_notice(**fields)
+
+
+@pytest.mark.parametrize("kind", CHAT_KINDS)
+@pytest.mark.parametrize(("period", "tag"), [("day", "【日报】舆情简报"), ("week", "【周报】舆情简报")])
+def test_reports_render_as_a_digest_with_the_report_link(kind: str, period: str, tag: str) -> None:
+    requests = get_channel(kind).render(report_notice(period), config_for(kind, max_posts=10), now=NOW)
+    text = "".join(_strings(request.json) for request in requests)
+    assert tag in text and "概况" in text and "本期事件" in text and "完整报告" in text
+    assert "format=html" in text and "处置中" not in text and "查看事件" not in text
+    for needle in FORBIDDEN:
+        assert needle not in text, (kind, needle)
+
+
+def test_report_notices_round_trip_and_need_a_period() -> None:
+    notice = report_notice("week")
+    again = type(notice).from_dict(json.loads(json.dumps(notice.to_dict())))
+    assert again == notice and again.period_label == "周报"
+    with pytest.raises(ValueError, match="period"):
+        report_notice(period=None)
+    with pytest.raises(ValueError, match="period"):
+        make_notice(period="day")
+
+
+def test_the_webhook_carries_the_report_and_alertmanager_posts_no_alert() -> None:
+    webhook = get_channel("webhook").render(report_notice(), config_for("webhook"), now=NOW)
+    assert webhook[0].json["kind"] == "report" and webhook[0].json["events"]
+    assert (
+        get_channel("alertmanager").render(report_notice(), config_for("alertmanager"), now=NOW)[0].json == []
+    )
+    assert not get_channel("alertmanager").accepts_reports
+    assert all(get_channel(kind).accepts_reports for kind in (*CHAT_KINDS, "webhook"))

@@ -7,7 +7,7 @@ import {GRADE, describeRun, formatTime} from './format.js';
 
 const SOURCE_KINDS = [['rss', 'RSS / Atom（含 RSSHub）'], ['jsonfeed', 'JSON Feed'], ['mastodon', 'Mastodon'],
   ['json', 'JSON 接口'], ['push', '推送 / 导入']];
-const CHANNEL_KINDS = [['wecom', '企业微信'], ['dingtalk', '钉钉'], ['feishu', '飞书'], ['slack', 'Slack'],
+const CHANNEL_KINDS = [['wecom', '企业微信'], ['dingtalk', '钉钉'], ['feishu', '飞书'], ['slack', 'Slack'], ['email', '邮件'],
   ['webhook', '签名 Webhook'], ['alertmanager', 'Alertmanager']];
 const GRADES = Object.entries(GRADE);
 
@@ -144,24 +144,47 @@ export async function channelsPage(container, context) {
       : empty('还没有通知渠道。添加企业微信、钉钉、飞书等群机器人后，事件会推送到群里。')));
 }
 
+/** The form's `options.reports.*` inputs folded into `options.reports` (none filled: no reports). */
+export function withReports(fields) {
+  const {'options.reports.daily': daily, 'options.reports.weekly': weekly, 'options.reports.topics': topics = [], ...body} = fields;
+  const options = {...(body.options || {})};
+  delete options.reports;
+  if (daily || weekly) {
+    options.reports = {};
+    if (daily) options.reports.daily = daily;
+    if (weekly) options.reports.weekly = weekly;
+    if (topics.length) options.reports.topics = topics.map((id) => Number.parseInt(id, 10));
+  }
+  return {...body, options};
+}
+
 /** #/channels/new and #/channels/ID/edit. */
 export async function channelFormPage(container, context, channelId) {
   const channel = channelId ? await api(`/api/v1/channels/${channelId}`) : null;
   if (!context.isCurrent()) return;
+  const {reports = {}, ...otherOptions} = channel?.options || {};
   const form = h('form', {id: 'channel-form', class: 'form'},
     field('名称', h('input', {name: 'name', required: true, maxlength: 200, value: channel?.name || ''})),
     channel ? null : field('类型', select('kind', CHANNEL_KINDS, 'wecom')),
     field('Webhook 地址', h('input', {name: 'url', type: 'url', required: true, maxlength: 2000, value: channel?.url || ''}),
-      '编辑时地址中的凭据显示为 ***，原样提交即保留。'),
+      '编辑时地址中的凭据显示为 ***，原样提交即保留。邮件通道填 smtp://主机:587 或 smtps://主机:465，'
+      + '并在选项中填写 {"sender": "发件地址", "recipients": ["收件地址"], "username": "登录名"}，密码填在签名密钥。'),
     field('签名密钥', h('input', {name: 'secret', type: 'password', maxlength: 500, 'data-optional': '',
       placeholder: channel?.has_secret ? '已设置（留空保持不变）' : '钉钉加签、飞书签名、Webhook 签名密钥'})),
     field('最低分级', select('min_grade', GRADES, channel?.min_grade || 'general')),
+    field('每日简报', h('input', {name: 'options.reports.daily', maxlength: 5, placeholder: '08:30', 'data-optional': '',
+      value: reports.daily || ''}), '每天此时（默认北京时间）发送前一天的舆情日报；留空不发送。'),
+    field('每周简报', h('input', {name: 'options.reports.weekly', maxlength: 9, placeholder: 'MON 09:00', 'data-optional': '',
+      value: reports.weekly || ''}), '每周此时发送上一周（周一至周日）的舆情周报，星期取 MON–SUN；留空不发送。'),
+    field('简报话题', h('input', {name: 'options.reports.topics', 'data-type': 'list', value: (reports.topics || []).join(', ')}),
+      '话题 id，逗号分隔；留空为本渠道关注的全部话题。'),
     field('选项（JSON）', h('textarea', {name: 'options', rows: 3, 'data-type': 'json', 'data-optional': '', spellcheck: 'false'},
-      channel ? JSON.stringify(channel.options || {}, null, 2) : '')),
+      channel ? JSON.stringify(otherOptions, null, 2) : '')),
     h('label', {class: 'inline'}, checkbox('enabled', channel ? channel.enabled : true), ' 启用'),
     h('div', {class: 'row'}, h('button', {type: 'submit', class: 'primary'}, channel ? '保存' : '添加'),
       h('a', {href: '#/channels'}, '取消')));
-  onSubmit(form, async (body) => {
+  onSubmit(form, async (fields) => {
+    const body = withReports(fields);
     if (channel) await api(`/api/v1/channels/${channel.id}`, {method: 'PATCH', body});
     else await api('/api/v1/channels', {method: 'POST', body});
     context.flash(channel ? '渠道已保存' : '渠道已添加', true);
