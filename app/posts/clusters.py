@@ -8,12 +8,14 @@ batch needs four indexed lookups restricted to the most recent `HORIZON_POSTS` p
 
 Workers on PostgreSQL take a transaction-scoped advisory lock before looking, so a batch sees
 every batch committed before it: two workers storing copies of one story at the same moment still
-put them in one cluster. The lock is held until the batch commits (the analysis, the expensive
-part, is done before).
+put them in one cluster. The lock is held until the batch commits, so that transaction is kept
+short: the analysis is done before it, and a queued batch applies rollups, detectors and notices
+in a second transaction (app/posts/queue.py).
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -59,7 +61,7 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
 
     def remember(post_id: int, bands: list[int]) -> None:
         for number, part in enumerate(bands):
-            buckets[number][part].append(post_id)
+            insort(buckets[number][part], post_id)  # id order: the first match is the earliest
 
     for post_id in sorted(known):
         remember(post_id, simhash_bands(known[post_id][0]))
@@ -67,10 +69,9 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
     for post_id, value, bands in new_posts:
         nearest = min(
             (
-                other
+                match
                 for number, part in enumerate(bands)
-                for other in buckets[number].get(part, ())
-                if hamming(value, known[other][0]) <= MAX_DISTANCE
+                if (match := _earliest_within(buckets[number].get(part, ()), value, known)) is not None
             ),
             default=None,
         )
@@ -80,3 +81,15 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
         known[post_id] = (value, head)
         remember(post_id, bands)
     return heads
+
+
+def _earliest_within(bucket: Sequence[int], value: int, known: dict[int, tuple[int, int]]) -> int | None:
+    """The earliest post of an id-ordered band bucket within `MAX_DISTANCE` of `value`.
+
+    A story reposted thousands of times fills its buckets with copies; the first one usually
+    matches, so the scan stops at once instead of measuring every copy.
+    """
+    for other in bucket:
+        if hamming(value, known[other][0]) <= MAX_DISTANCE:
+            return other
+    return None

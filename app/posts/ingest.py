@@ -133,6 +133,38 @@ def ingest_posts(
     return result
 
 
+def stored_posts(session: Session, post_ids: Sequence[int]) -> list[StoredPost]:
+    """Rebuild what later stages need about posts stored by an earlier transaction (id order).
+
+    A queued batch whose worker died between storing its posts and applying them to rollups is
+    finished from here; the topics are the ones tagged when the posts were stored.
+    """
+    topic_ids: dict[int, list[int]] = {post_id: [] for post_id in post_ids}
+    posts: list[Post] = []
+    for start in range(0, len(post_ids), _CHUNK):
+        chunk = list(post_ids[start : start + _CHUNK])
+        posts.extend(session.scalars(select(Post).where(Post.id.in_(chunk))))
+        links = select(PostTopic.post_id, PostTopic.topic_id).where(PostTopic.post_id.in_(chunk))
+        for post_id, topic_id in session.execute(links.order_by(PostTopic.topic_id)):
+            topic_ids[post_id].append(topic_id)
+    return [
+        StoredPost(
+            id=post.id,
+            published_at=post.published_at,
+            sentiment=post.sentiment,
+            author=post.author,
+            source_id=post.source_id,
+            platform=post.platform,
+            engagement_total=post.engagement_total,
+            cluster_id=post.cluster_id,
+            topic_ids=topic_ids[post.id],
+            keywords=list(post.keywords or []),
+            text=post.text,
+        )
+        for post in sorted(posts, key=lambda post: post.id)
+    ]
+
+
 def _tag_topics(session: Session, stored: Sequence[StoredPost]) -> None:
     rows = [
         {
