@@ -16,10 +16,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from app.alerts.models import Rollup
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.pipeline import validate_posts
-from app.alerts.models import Rollup
 from app.posts import queue as ingest_queue
 from app.posts.models import IngestBatch, Post, PostTopic
 from app.topics import service as topics
