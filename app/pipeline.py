@@ -323,6 +323,7 @@ class Pipeline:
             status = "not_modified" if outcome.not_modified else "ok"
             source.state = outcome.state.to_dict()
             finished = self.clock()
+            warnings = [*outcome.warnings, *admission_notes(admitted)][: sources.MAX_RUN_WARNINGS]
             sources.record_run(
                 session=session,
                 source=source,
@@ -332,6 +333,7 @@ class Pipeline:
                 new=result.new,
                 duplicates=result.duplicates,
                 http_status=outcome.http_status,
+                warnings=warnings,
             )
             source.next_run_at = next_run(source, finished, retry_after=outcome.retry_after)
             return RunSummary(
@@ -341,7 +343,7 @@ class Pipeline:
                 new=result.new,
                 duplicates=result.duplicates,
                 not_modified=outcome.not_modified,
-                warnings=[*outcome.warnings, *admission_notes(admitted)][:20],
+                warnings=warnings,
             )
 
     def _committed(self, result: IngestResult) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -18,6 +18,7 @@ from app.sources import health, presets, service
 from app.sources.models import Source
 from app.sources.schemas import (
     PresetParam,
+    RunRead,
     RunSummary,
     SourceCreate,
     SourceFromPreset,
@@ -118,6 +119,16 @@ def list_sources(session: SessionDep, _: ReadKey, kind: str | None = None) -> li
 def get_source(source_id: Id, session: SessionDep, _: ReadKey) -> SourceRead:
     """One source with its health (last success, last error, failures, next run)."""
     return source_read(session, service.get(session=session, source_id=source_id))
+
+
+@router.get("/{source_id}/runs", response_model=list[RunRead])
+def list_runs(
+    source_id: Id, session: SessionDep, _: ReadKey, limit: int = Query(20, ge=1, le=200)
+) -> list[RunRead]:
+    """The source's latest collection runs, newest first, with their warnings."""
+    service.get(session=session, source_id=source_id)
+    runs = service.recent_runs(session=session, source_id=source_id, limit=limit)
+    return [RunRead.model_validate(run) for run in runs]
 
 
 @router.patch("/{source_id}", response_model=SourceRead)
