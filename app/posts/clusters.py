@@ -4,7 +4,8 @@ A post joins the cluster of the earliest recent post within Hamming distance `MA
 64-bit SimHash; otherwise it starts its own (its `cluster_id` stays NULL and its id is the head).
 Candidates are found by banding (pigeonhole): two hashes within distance 3 agree exactly on at
 least one of four 16-bit bands, stored beside the hash with an index `(band, id)` each, so a
-batch needs four indexed lookups restricted to the most recent `HORIZON_POSTS` posts.
+batch needs four indexed lookups restricted to the most recent `HORIZON_POSTS` posts, each
+returning only the earliest post of every distinct hash.
 
 Workers on PostgreSQL take a transaction-scoped advisory lock before looking, so a batch sees
 every batch committed before it: two workers storing copies of one story at the same moment still
@@ -20,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from analysis.simhash import from_signed, hamming
@@ -50,13 +51,23 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
         for number, part in enumerate(bands):
             values[number].add(part)
     known: dict[int, tuple[int, int]] = {}  # id -> (simhash, head): candidates, then this batch
+    others = ~in_values(session, Post.__table__.c.id, sorted(ours))
     for number in range(SIMHASH_BANDS):
-        stmt = select(Post.id, Post.simhash, Post.cluster_id).where(
-            in_values(session, BAND_COLUMNS[number], sorted(values[number])), Post.id > horizon
+        # Of posts with one SimHash only the earliest can ever be the nearest (same distance,
+        # earlier id): a story reposted thousands of times sends one candidate per distinct hash.
+        earliest = (
+            select(func.min(Post.id))
+            .where(
+                in_values(session, BAND_COLUMNS[number], sorted(values[number])),
+                Post.id > horizon,
+                Post.simhash.is_not(None),
+                others,
+            )
+            .group_by(Post.simhash)
         )
+        stmt = select(Post.id, Post.simhash, Post.cluster_id).where(Post.id.in_(earliest.scalar_subquery()))
         for row in session.execute(stmt):
-            if row.id not in ours and row.simhash is not None:
-                known[row.id] = (from_signed(row.simhash), row.cluster_id or row.id)
+            known[row.id] = (from_signed(row.simhash), row.cluster_id or row.id)
     buckets: list[dict[int, list[int]]] = [defaultdict(list) for _ in range(SIMHASH_BANDS)]
 
     def remember(post_id: int, bands: list[int]) -> None:

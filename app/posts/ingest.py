@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from app.core.bulk import in_values, insert_ignore
+from app.core.bulk import in_values, insert_ignore, is_postgresql
 from app.posts import clusters
 from app.posts.admission import SENT_TIME_KEY
 from app.posts.models import Post, PostTopic
@@ -180,7 +180,18 @@ def _tag_topics(session: Session, stored: Sequence[StoredPost]) -> None:
 
 
 def _set_clusters(session: Session, params: list[dict[str, int]]) -> None:
-    if params:
-        table: Any = Post.__table__
-        stmt = update(table).where(table.c.id == bindparam("pid")).values(cluster_id=bindparam("cid"))
-        session.connection().execute(stmt, params)
+    """Store cluster heads; on PostgreSQL one statement with two arrays (it runs under the cluster lock)."""
+    if not params:
+        return
+    table: Any = Post.__table__
+    if is_postgresql(session):
+        session.execute(
+            text(
+                "UPDATE posts SET cluster_id = heads.cid FROM (SELECT unnest(CAST(:pids AS BIGINT[])) "
+                "AS pid, unnest(CAST(:cids AS BIGINT[])) AS cid) AS heads WHERE posts.id = heads.pid"
+            ),
+            {"pids": [p["pid"] for p in params], "cids": [p["cid"] for p in params]},
+        )
+        return
+    stmt = update(table).where(table.c.id == bindparam("pid")).values(cluster_id=bindparam("cid"))
+    session.connection().execute(stmt, params)
