@@ -43,6 +43,7 @@ class QueueGauges(Collector):
             )
             failing = session.scalar(select(func.count(Source.id)).where(Source.consecutive_failures > 0))
             queued, failed_batches = ingest_queue.depth(session)
+            oldest = ingest_queue.oldest_age(session, now)
         yield GaugeMetricFamily("yuqing_sources_due", "Sources due for collection now", value=due or 0)
         yield GaugeMetricFamily(
             "yuqing_outbox_pending", "Deliveries waiting in the outbox", value=pending or 0
@@ -50,6 +51,11 @@ class QueueGauges(Collector):
         yield GaugeMetricFamily("yuqing_sources_failing", "Sources whose last run failed", value=failing or 0)
         yield GaugeMetricFamily(
             "yuqing_ingest_queue_posts", "Pushed posts queued for a worker's analysis", value=queued
+        )
+        yield GaugeMetricFamily(
+            "yuqing_ingest_queue_oldest_seconds",
+            "Age of the oldest queued push batch (0 when none waits): how far storage lags acceptance",
+            value=oldest,
         )
         yield GaugeMetricFamily(
             "yuqing_ingest_queue_failed_batches",

@@ -150,6 +150,14 @@ class Pipeline:
     def store(self, session: Session, source_id: int, raws: Sequence[RawPost]) -> IngestResult:
         """Ingest a batch inside the caller's transaction and run the after-store hooks."""
         now = self.clock()
+        result = self._insert(session, source_id, raws, now)
+        self._apply(session, result.stored, now)
+        return result
+
+    def _insert(
+        self, session: Session, source_id: int, raws: Sequence[RawPost], now: datetime
+    ) -> IngestResult:
+        """Analyse and store the new posts of a batch, clustered and tagged (no rollups yet)."""
         self.analyzer.refresh_topics(session)
         started = time.perf_counter()
         result = ingest_posts(
@@ -157,10 +165,13 @@ class Pipeline:
         )
         metrics.ANALYSIS_SECONDS.observe(time.perf_counter() - started)
         metrics.ANALYSED.inc(result.new)
-        if result.stored:
-            for hook in self.hooks:
-                hook(session, result.stored, now)
         return result
+
+    def _apply(self, session: Session, stored: Sequence[StoredPost], now: datetime) -> None:
+        """Run the after-store hooks (rollups, detectors, notices) for newly stored posts."""
+        if stored:
+            for hook in self.hooks:
+                hook(session, stored, now)
 
     def push(self, source_name: str, items: Sequence[Any]) -> PushResult:
         """Accept a batch of pushed posts for a push source (created on first use).
@@ -175,6 +186,9 @@ class Pipeline:
             source = sources.ensure_push_source(session=session, name=source_name)
             if self.queue_pushes:
                 fresh, duplicates = ingest.unseen(session, source.id, good)
+                ingest_queue.check_room(
+                    session, adding=len(fresh), limit=self.settings.ingest_max_queued_posts
+                )
                 if fresh:
                     ingest_queue.enqueue(session, source.id, [raw for _, raw in fresh], self.clock())
                 result = IngestResult(duplicates=duplicates)
@@ -209,11 +223,7 @@ class Pipeline:
         if batch is None:
             return None
         try:
-            with self.db.session() as session:
-                source = sources.get(session=session, source_id=batch.source_id)
-                result = self.store(session, batch.source_id, batch.posts)
-                ingest_queue.finish(session, batch.id)
-                name = source.name
+            name, result = self._store_queued(batch)
         except Exception as exc:  # kept and retried with back-off; never dropped
             message = f"{type(exc).__name__}: {exc}"
             gave_up = ingest_queue.fail(
@@ -232,6 +242,30 @@ class Pipeline:
         metrics.POSTS_DUPLICATE.labels(name).inc(result.duplicates)
         self._committed(result)
         return result.new
+
+    def _store_queued(self, batch: ingest_queue.Claimed) -> tuple[str, IngestResult]:
+        """Store a claimed batch in two transactions (see app/posts/queue.py): posts and clusters
+        under the short cluster lock, then rollups, detectors and notices, deleting the batch."""
+        result = IngestResult()
+        memo: list[StoredPost] | None = None  # this worker's step 1, handed to its step 2
+        with self.db.session() as session:
+            name = sources.get(session=session, source_id=batch.source_id).name
+            row = ingest_queue.hold(session, batch.id)
+            if row is None:  # another worker finished it while our lease had expired
+                return name, result
+            if row.stored_post_ids is None:
+                result = self._insert(session, batch.source_id, batch.posts, self.clock())
+                ingest_queue.mark_stored(session, row, [post.id for post in result.stored])
+                memo = result.stored
+        with self.db.session() as session:
+            row = ingest_queue.hold(session, batch.id)
+            if row is None:
+                return name, result
+            if memo is None:  # a worker died between the two steps: finish its batch
+                memo = ingest.stored_posts(session, row.stored_post_ids or [])
+            self._apply(session, memo, self.clock())
+            ingest_queue.finish(session, batch.id)
+        return name, result
 
     async def collect(self, source_id: int, fetcher: Fetcher) -> RunSummary:
         """Run one source now: fetch, parse, store; errors are recorded on the source."""
@@ -299,6 +333,7 @@ class Pipeline:
             status = "not_modified" if outcome.not_modified else "ok"
             source.state = outcome.state.to_dict()
             finished = self.clock()
+            warnings = [*outcome.warnings, *admission_notes(admitted)][: sources.MAX_RUN_WARNINGS]
             sources.record_run(
                 session=session,
                 source=source,
@@ -308,6 +343,7 @@ class Pipeline:
                 new=result.new,
                 duplicates=result.duplicates,
                 http_status=outcome.http_status,
+                warnings=warnings,
             )
             source.next_run_at = next_run(source, finished, retry_after=outcome.retry_after)
             return RunSummary(
@@ -317,7 +353,7 @@ class Pipeline:
                 new=result.new,
                 duplicates=result.duplicates,
                 not_modified=outcome.not_modified,
-                warnings=[*outcome.warnings, *admission_notes(admitted)][:20],
+                warnings=warnings,
             )
 
     def _hotlist_snapshot(

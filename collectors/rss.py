@@ -19,6 +19,7 @@ import feedparser
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.base import Collector, CollectResult, ParseError, RawPost, SourceSpec, SourceState
+from collectors.bigfeed import newest_entries
 from collectors.feedcheck import describe_bozo, describe_not_a_feed, looks_like_json
 from collectors.html import html_to_text, normalise_whitespace
 from collectors.http import Fetcher
@@ -42,12 +43,21 @@ ENGAGEMENT_KEYS = {
 }
 
 
+DEFAULT_MAX_ITEMS = 5000  # feedparser at ~1 ms an entry: well inside the collection budget
+
+
 class RssOptions(BaseModel):
     """Options of an `rss` source."""
 
     model_config = ConfigDict(extra="forbid")
 
     platform: str | None = Field(default=None, max_length=32, description="override the guessed platform")
+    max_items: int = Field(
+        default=DEFAULT_MAX_ITEMS,
+        ge=1,
+        le=200_000,
+        description="keep only the newest this many entries of a bigger feed (a warning on the run says so)",
+    )
 
 
 class RssCollector(Collector[RssOptions]):
@@ -71,12 +81,41 @@ class RssCollector(Collector[RssOptions]):
                 page = parse_json_feed(
                     text, url=response.url, platform=platform, content_type=response.content_type
                 )
-                return page.posts, page.warnings
-            return parse_feed(text, url=response.url, content_type=response.content_type, platform=platform)
+                return keep_newest(page.posts, page.warnings, options.max_items)
+            cut = newest_entries(text, options.max_items)
+            posts, warnings = parse_feed(
+                cut.document if cut else text,
+                url=response.url,
+                content_type=response.content_type,
+                platform=platform,
+            )
+            if cut is not None:
+                warnings.insert(0, cut_warning(cut.total, cut.kept, cut.oldest_kept))
+            return posts, warnings
 
         # Decoding and parsing a large feed is CPU work: off the event loop, other fetches go on.
         posts, warnings = await asyncio.to_thread(parse)
         return CollectResult(posts=posts, state=new_state, warnings=warnings, http_status=response.status)
+
+
+def keep_newest(posts: list[RawPost], warnings: list[str], max_items: int) -> tuple[list[RawPost], list[str]]:
+    """At most `max_items` posts, the newest (undated ones count as oldest), with a warning when cut."""
+    if len(posts) <= max_items:
+        return posts, warnings
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ranked = sorted(range(len(posts)), key=lambda i: (posts[i].published_at or oldest, -i), reverse=True)
+    kept = [posts[i] for i in sorted(ranked[:max_items])]
+    dates = [post.published_at for post in kept if post.published_at is not None]
+    return kept, [cut_warning(len(posts), len(kept), min(dates) if dates else None), *warnings]
+
+
+def cut_warning(total: int, kept: int, oldest_kept: datetime | None) -> str:
+    """The run warning for a feed cut to its newest entries."""
+    since = f" (published since {oldest_kept.isoformat()})" if oldest_kept else ""
+    return (
+        f"the feed has {plural(total, 'entry')}; kept the newest {kept}{since}, "
+        f"skipped {total - kept} older ones (the source's max_items option)"
+    )
 
 
 def utf8_document(text: str) -> bytes:

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     push_mode: Literal["auto", "inline", "queue"] = "auto"
     ingest_lease_seconds: float = Field(default=120.0, gt=0)
     ingest_max_attempts: int = Field(default=5, ge=1, le=100)
+    # Posts waiting in the push queue at which pushes get 503 + Retry-After (backpressure).
+    ingest_max_queued_posts: int = Field(default=50_000, ge=1)
     # Harm, danger and legal trouble only: everyday complaint words (召回, 维权, 诈骗, bare 泄露)
     # run through ordinary grumbling and would mark calm chatter as a crisis.
     critical_terms: Annotated[list[str], NoDecode] = Field(

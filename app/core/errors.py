@@ -11,6 +11,7 @@
      ├── UnsafeURL                422 unsafe_url: a user-given URL points at a private address
      ├── TooManyRequests          429 rate_limited: too many failed attempts; Retry-After says when to retry
      └── ServiceUnavailable       503 unavailable: the database or a dependency is down
+          └── QueueFull           503 queue_full: the push queue is at its bound; Retry-After says when
 
 Every response body is {"error": {"code", "message", "details"}}. A 500 carries only a request id.
 """
@@ -116,6 +117,16 @@ class ServiceUnavailable(AppError):
     code = "unavailable"
 
 
+class QueueFull(ServiceUnavailable):
+    """The push queue holds its configured maximum; the push was refused whole, retry later."""
+
+    code = "queue_full"
+
+    def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     """Build the one error shape."""
     return {"error": {"code": code, "message": message, "details": details}}
@@ -128,7 +139,7 @@ def _request_id(request: Request) -> str:
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    if isinstance(exc, TooManyRequests):
+    if isinstance(exc, TooManyRequests | QueueFull):
         headers = {"Retry-After": str(exc.retry_after)}
     body = jsonable_encoder(error_body(exc.code, exc.message, exc.details))
     return JSONResponse(body, exc.status_code, headers=headers)

@@ -4,21 +4,24 @@ A post joins the cluster of the earliest recent post within Hamming distance `MA
 64-bit SimHash; otherwise it starts its own (its `cluster_id` stays NULL and its id is the head).
 Candidates are found by banding (pigeonhole): two hashes within distance 3 agree exactly on at
 least one of four 16-bit bands, stored beside the hash with an index `(band, id)` each, so a
-batch needs four indexed lookups restricted to the most recent `HORIZON_POSTS` posts.
+batch needs four indexed lookups restricted to the most recent `HORIZON_POSTS` posts, each
+returning only the earliest post of every distinct hash.
 
 Workers on PostgreSQL take a transaction-scoped advisory lock before looking, so a batch sees
 every batch committed before it: two workers storing copies of one story at the same moment still
-put them in one cluster. The lock is held until the batch commits (the analysis, the expensive
-part, is done before).
+put them in one cluster. The lock is held until the batch commits, so that transaction is kept
+short: the analysis is done before it, and a queued batch applies rollups, detectors and notices
+in a second transaction (app/posts/queue.py).
 """
 
 from __future__ import annotations
 
+from bisect import insort
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from analysis.simhash import from_signed, hamming
@@ -48,18 +51,28 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
         for number, part in enumerate(bands):
             values[number].add(part)
     known: dict[int, tuple[int, int]] = {}  # id -> (simhash, head): candidates, then this batch
+    others = ~in_values(session, Post.__table__.c.id, sorted(ours))
     for number in range(SIMHASH_BANDS):
-        stmt = select(Post.id, Post.simhash, Post.cluster_id).where(
-            in_values(session, BAND_COLUMNS[number], sorted(values[number])), Post.id > horizon
+        # Of posts with one SimHash only the earliest can ever be the nearest (same distance,
+        # earlier id): a story reposted thousands of times sends one candidate per distinct hash.
+        earliest = (
+            select(func.min(Post.id))
+            .where(
+                in_values(session, BAND_COLUMNS[number], sorted(values[number])),
+                Post.id > horizon,
+                Post.simhash.is_not(None),
+                others,
+            )
+            .group_by(Post.simhash)
         )
+        stmt = select(Post.id, Post.simhash, Post.cluster_id).where(Post.id.in_(earliest.scalar_subquery()))
         for row in session.execute(stmt):
-            if row.id not in ours and row.simhash is not None:
-                known[row.id] = (from_signed(row.simhash), row.cluster_id or row.id)
+            known[row.id] = (from_signed(row.simhash), row.cluster_id or row.id)
     buckets: list[dict[int, list[int]]] = [defaultdict(list) for _ in range(SIMHASH_BANDS)]
 
     def remember(post_id: int, bands: list[int]) -> None:
         for number, part in enumerate(bands):
-            buckets[number][part].append(post_id)
+            insort(buckets[number][part], post_id)  # id order: the first match is the earliest
 
     for post_id in sorted(known):
         remember(post_id, simhash_bands(known[post_id][0]))
@@ -67,10 +80,9 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
     for post_id, value, bands in new_posts:
         nearest = min(
             (
-                other
+                match
                 for number, part in enumerate(bands)
-                for other in buckets[number].get(part, ())
-                if hamming(value, known[other][0]) <= MAX_DISTANCE
+                if (match := _earliest_within(buckets[number].get(part, ()), value, known)) is not None
             ),
             default=None,
         )
@@ -80,3 +92,15 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
         known[post_id] = (value, head)
         remember(post_id, bands)
     return heads
+
+
+def _earliest_within(bucket: Sequence[int], value: int, known: dict[int, tuple[int, int]]) -> int | None:
+    """The earliest post of an id-ordered band bucket within `MAX_DISTANCE` of `value`.
+
+    A story reposted thousands of times fills its buckets with copies; the first one usually
+    matches, so the scan stops at once instead of measuring every copy.
+    """
+    for other in bucket:
+        if hamming(value, known[other][0]) <= MAX_DISTANCE:
+            return other
+    return None

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
-from app.core.bulk import in_values, insert_ignore
+from app.core.bulk import in_values, insert_ignore, is_postgresql
 from app.posts import clusters
 from app.posts.admission import SENT_TIME_KEY
 from app.posts.models import Post, PostTopic
@@ -145,6 +145,38 @@ def ingest_posts(
     return result
 
 
+def stored_posts(session: Session, post_ids: Sequence[int]) -> list[StoredPost]:
+    """Rebuild what later stages need about posts stored by an earlier transaction (id order).
+
+    A queued batch whose worker died between storing its posts and applying them to rollups is
+    finished from here; the topics are the ones tagged when the posts were stored.
+    """
+    topic_ids: dict[int, list[int]] = {post_id: [] for post_id in post_ids}
+    posts: list[Post] = []
+    for start in range(0, len(post_ids), _CHUNK):
+        chunk = list(post_ids[start : start + _CHUNK])
+        posts.extend(session.scalars(select(Post).where(Post.id.in_(chunk))))
+        links = select(PostTopic.post_id, PostTopic.topic_id).where(PostTopic.post_id.in_(chunk))
+        for post_id, topic_id in session.execute(links.order_by(PostTopic.topic_id)):
+            topic_ids[post_id].append(topic_id)
+    return [
+        StoredPost(
+            id=post.id,
+            published_at=post.published_at,
+            sentiment=post.sentiment,
+            author=post.author,
+            source_id=post.source_id,
+            platform=post.platform,
+            engagement_total=post.engagement_total,
+            cluster_id=post.cluster_id,
+            topic_ids=topic_ids[post.id],
+            keywords=list(post.keywords or []),
+            text=post.text,
+        )
+        for post in sorted(posts, key=lambda post: post.id)
+    ]
+
+
 def _tag_topics(session: Session, stored: Sequence[StoredPost]) -> None:
     rows = [
         {
@@ -160,7 +192,18 @@ def _tag_topics(session: Session, stored: Sequence[StoredPost]) -> None:
 
 
 def _set_clusters(session: Session, params: list[dict[str, int]]) -> None:
-    if params:
-        table: Any = Post.__table__
-        stmt = update(table).where(table.c.id == bindparam("pid")).values(cluster_id=bindparam("cid"))
-        session.connection().execute(stmt, params)
+    """Store cluster heads; on PostgreSQL one statement with two arrays (it runs under the cluster lock)."""
+    if not params:
+        return
+    table: Any = Post.__table__
+    if is_postgresql(session):
+        session.execute(
+            text(
+                "UPDATE posts SET cluster_id = heads.cid FROM (SELECT unnest(CAST(:pids AS BIGINT[])) "
+                "AS pid, unnest(CAST(:cids AS BIGINT[])) AS cid) AS heads WHERE posts.id = heads.pid"
+            ),
+            {"pids": [p["pid"] for p in params], "cids": [p["cid"] for p in params]},
+        )
+        return
+    stmt = update(table).where(table.c.id == bindparam("pid")).values(cluster_id=bindparam("cid"))
+    session.connection().execute(stmt, params)

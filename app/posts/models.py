@@ -117,3 +117,6 @@ class IngestBatch(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set in the transaction that stored the posts; rollups and detectors run in a second one
+    # that deletes the batch (app/posts/queue.py), so a worker dying between them loses nothing.
+    stored_post_ids: Mapped[list[int] | None] = mapped_column(JSONType)

@@ -69,6 +69,8 @@ class SourceRun(Base):
     http_status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    # What the run noticed without failing: items refused or adjusted, a feed cut to `max_items`.
+    warnings: Mapped[list[str]] = mapped_column(JSONType, default=list)
 
 
 class HotListEntry(Base):

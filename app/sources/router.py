@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -20,6 +20,7 @@ from app.sources.models import Source
 from app.sources.schemas import (
     HotListEntryRead,
     PresetParam,
+    RunRead,
     RunSummary,
     SourceCreate,
     SourceFromPreset,
@@ -138,6 +139,14 @@ def get_hotlist(source_id: Id, session: SessionDep, _: ReadKey, limit: int = 100
         HotListEntryRead.of(entry, now)
         for entry in hotlist.entries(session, source.id, limit=max(1, min(limit, 500)))
     ]
+@router.get("/{source_id}/runs", response_model=list[RunRead])
+def list_runs(
+    source_id: Id, session: SessionDep, _: ReadKey, limit: int = Query(20, ge=1, le=200)
+) -> list[RunRead]:
+    """The source's latest collection runs, newest first, with their warnings."""
+    service.get(session=session, source_id=source_id)
+    runs = service.recent_runs(session=session, source_id=source_id, limit=limit)
+    return [RunRead.model_validate(run) for run in runs]
 
 
 @router.patch("/{source_id}", response_model=SourceRead)

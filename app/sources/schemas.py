@@ -116,6 +116,23 @@ class RunSummary(BaseModel):
     duration_ms: int = 0
 
 
+class RunRead(BaseModel):
+    """A stored collection run, with the warnings it recorded (e.g. a big feed cut to `max_items`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    started_at: datetime
+    finished_at: datetime
+    status: str = Field(description="ok, not_modified or error")
+    new: int
+    duplicates: int
+    http_status: int | None
+    error: str | None
+    warnings: list[str]
+    duration_ms: int
+
+
 class PresetParam(BaseModel):
     """A parameter of a source preset."""
 

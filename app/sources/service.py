@@ -140,6 +140,9 @@ def failure_backoff(interval_seconds: int, failures: int) -> timedelta:
     return timedelta(seconds=min(interval_seconds * factor, 6 * 3600))
 
 
+MAX_RUN_WARNINGS = 20
+
+
 def record_run(
     *,
     session: Session,
@@ -151,8 +154,9 @@ def record_run(
     duplicates: int = 0,
     error: str | None = None,
     http_status: int | None = None,
+    warnings: list[str] | None = None,
 ) -> SourceRun:
-    """Store a run and update the source's health fields."""
+    """Store a run (with what it noticed without failing) and update the source's health fields."""
     duration_ms = int((finished_at - started_at).total_seconds() * 1000)
     run = SourceRun(
         source_id=source.id,
@@ -164,6 +168,7 @@ def record_run(
         error=error,
         http_status=http_status,
         duration_ms=duration_ms,
+        warnings=list(warnings or [])[:MAX_RUN_WARNINGS],
     )
     session.add(run)
     source.last_run_at = finished_at

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from app.alerts.models import Rollup
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.pipeline import validate_posts
@@ -121,7 +122,8 @@ def test_a_failing_batch_is_retried_with_back_off_then_kept_as_failed(
     assert "rollups are broken" in (batch.last_error or "")
     assert batch.available_at > utcnow()  # backed off
     assert pipeline.ingest_queued("w") is None
-    assert _stored(db) == 0  # the failed attempt rolled back completely
+    # Step 1 (posts, clusters, topics) committed; step 2 (rollups) rolled back and is what remains.
+    assert _stored(db) == 3 and batch.stored_post_ids is not None and len(batch.stored_post_ids) == 3
     with db.session() as session:
         session.execute(update(IngestBatch).values(available_at=utcnow()))
     assert pipeline.ingest_queued("w") == 0
@@ -131,6 +133,34 @@ def test_a_failing_batch_is_retried_with_back_off_then_kept_as_failed(
     assert pipeline.ingest_queued("w") is None  # kept for an operator, never retried on its own
     with db.session() as session:
         assert ingest_queue.depth(session) == (0, 1)
+
+
+def test_a_batch_stored_but_not_rolled_up_is_finished_once_by_the_next_worker(services, db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        topic_id = topics.create(session=session, data=TopicCreate(name="星河", rule="星河汽车")).id
+    pipeline = services.pipeline
+    pipeline.queue_pushes = True
+    pipeline.push("crm", POSTS)
+
+    def dies(session, stored, now):  # type: ignore[no-untyped-def]
+        raise RuntimeError("worker died between the two transactions")
+
+    pipeline.hooks.append(dies)
+    assert pipeline.ingest_queued("w1") == 0
+    pipeline.hooks.remove(dies)
+    [batch] = _batches(db)
+    assert _stored(db) == 3 and batch.stored_post_ids is not None
+    with db.session() as session:  # searchable, not yet in the rollups
+        assert session.scalar(select(func.coalesce(func.sum(Rollup.total), 0))) == 0
+        session.execute(update(IngestBatch).values(available_at=utcnow()))
+    assert _drain(pipeline, "w2") == [0]  # step 2 only: nothing analysed or inserted again
+    assert _stored(db) == 3 and _batches(db) == []
+    with db.session() as session:
+        total = session.scalar(select(func.sum(Rollup.total)).where(Rollup.topic_id == topic_id))
+        tagged = session.scalar(
+            select(func.count()).select_from(PostTopic).where(PostTopic.topic_id == topic_id)
+        )
+    assert total == tagged == 2  # counted exactly once
 
 
 def test_a_batch_whose_workers_keep_dying_is_kept_as_failed(settings: Settings, services, db) -> None:  # type: ignore[no-untyped-def]
@@ -144,6 +174,41 @@ def test_a_batch_whose_workers_keep_dying_is_kept_as_failed(settings: Settings, 
     assert ingest_queue.claim(db, owner="w3", lease=timedelta(minutes=5), max_attempts=2) is None
     [batch] = _batches(db)
     assert batch.status == "failed" and "stopped" in (batch.last_error or "")
+
+
+def test_a_full_queue_refuses_pushes_with_503_and_loses_nothing(client, services, db, admin_headers) -> None:  # type: ignore[no-untyped-def]
+    pipeline = services.pipeline
+    pipeline.queue_pushes = True
+    pipeline.settings = pipeline.settings.model_copy(update={"ingest_max_queued_posts": 4})
+    first = client.post("/api/v1/posts", json={"source": "crm", "posts": POSTS}, headers=admin_headers)
+    assert first.status_code == 200 and first.json()["queued"] == 3
+    with db.session() as session:  # make the waiting batch an old one
+        session.execute(update(IngestBatch).values(received_at=utcnow() - timedelta(seconds=90)))
+    metrics = client.get("/metrics", headers=admin_headers).text
+    assert _metric(metrics, "yuqing_ingest_queue_oldest_seconds") >= 90
+    more = [{"id": f"m{i}", "text": f"星河汽车第{i}条投诉"} for i in range(5)]
+    second = client.post("/api/v1/posts", json={"source": "crm", "posts": more}, headers=admin_headers)
+    assert second.status_code == 200 and second.json()["queued"] == 5  # 3 waiting: still room
+    full = client.post(
+        "/api/v1/posts",
+        json={"source": "crm", "posts": [{"id": "x", "text": "又来一条"}]},
+        headers=admin_headers,
+    )
+    assert full.status_code == 503, full.text
+    assert full.headers["Retry-After"] == str(ingest_queue.FULL_RETRY_AFTER_SECONDS)
+    error = full.json()["error"]
+    assert error["code"] == "queue_full" and "队列已满" in error["message"]
+    assert error["details"] == {"queued": 8, "limit": 4}
+    assert _drain(pipeline) == [3, 5]
+    assert _stored(db) == 8  # everything accepted was stored; the refused post was never taken
+    again = client.post(
+        "/api/v1/posts",
+        json={"source": "crm", "posts": [{"id": "x", "text": "又来一条"}]},
+        headers=admin_headers,
+    )
+    assert again.status_code == 200 and again.json()["queued"] == 1
+    metrics = client.get("/metrics", headers=admin_headers).text
+    assert 0 <= _metric(metrics, "yuqing_ingest_queue_oldest_seconds") < 60
 
 
 def _metric(text: str, name: str) -> float:
