@@ -28,6 +28,7 @@ SECTIONS: dict[str, str] = {
     "rss": "bench.bench_rss",
     "sentiment": "bench.bench_sentiment",
     "detect": "bench.bench_detect",
+    "search": "bench.bench_search",
 }
 REPORT_ONLY = {"sentiment", "detect"}  # modules with `report() -> str` (their own Markdown, no quick mode)
 

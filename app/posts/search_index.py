@@ -96,14 +96,12 @@ def matches(q: str, title: str | None, text: str | None) -> bool:
     return any(form in segment for form in query_forms(q) for segment in segments(title, text))
 
 
-def _term(first: str, second: str) -> str:
-    pair = first + second
-    return pair if pair.isalnum() else f"{ord(first):x}z{ord(second):x}"
-
-
 def bigrams(value: str) -> list[str]:
     """The terms of a string's overlapping character bigrams, in order."""
-    return [_term(value[i], value[i + 1]) for i in range(len(value) - 1)]
+    pairs = [first + second for first, second in zip(value, value[1:], strict=False)]
+    if value.isalnum():
+        return pairs
+    return [pair if pair.isalnum() else f"{ord(pair[0]):x}z{ord(pair[1]):x}" for pair in pairs]
 
 
 def indexable(q: str) -> bool:
@@ -119,19 +117,21 @@ def sqlite_terms(title: str | None, text: str | None) -> str:
 def pg_terms(title: str | None, text: str | None) -> str:
     """The tsvector literal of a post: each term with its positions, a one-position gap between
     segments; distinct terms with no positions plus ``0long`` when the tsvector limits would cut it."""
-    positions: dict[str, list[int]] = {}
-    position = 0
+    entries: dict[str, str] = {}  # term → "'term':p1,p2,…" (built as it grows: the fast way in CPython)
+    counts: dict[str, int] = {}
+    position = 1
     for segment in segments(title, text):
-        for term in bigrams(segment):
-            position += 1
-            positions.setdefault(term, []).append(position)
-        position += 1
-    too_long = position > PG_MAX_POSITION or any(
-        len(p) > PG_MAX_POSITIONS_PER_TERM for p in positions.values()
-    )
-    if too_long:
-        return " ".join([LONG_MARKER, *(f"'{term}'" for term in positions)])
-    return " ".join(f"'{term}':{','.join(map(str, spots))}" for term, spots in positions.items())
+        terms = bigrams(segment)
+        for offset, term in enumerate(terms, position):
+            entry = entries.get(term)
+            if entry is None:
+                entries[term], counts[term] = f"'{term}':{offset}", 1
+            else:
+                entries[term], counts[term] = f"{entry},{offset}", counts[term] + 1
+        position += len(terms) + 1
+    if position > PG_MAX_POSITION or max(counts.values(), default=0) > PG_MAX_POSITIONS_PER_TERM:
+        return " ".join([LONG_MARKER, *(f"'{term}'" for term in entries)])
+    return " ".join(entries.values())
 
 
 def terms_value(dialect: str, title: str | None, text: str | None) -> str:
