@@ -35,8 +35,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from analysis.normalize import normalize
-from app.posts import search, search_index
 from app.core.db import Database
+from app.posts import search, search_index
 from app.posts.models import Post
 from app.sources.models import Source
 from bench.common import (
@@ -271,18 +271,17 @@ def run(quick: bool) -> Section:
         finally:
             engine.dispose()
     section.intro = (
-        f"{stored:,} posts (N = {size:,}; set `BENCH_SEARCH_POSTS`) cycling through {len(bodies):,} distinct "
-        f"texts: {origin}, normalised as ingest does, spread over {DAYS} days. Each figure: {rounds} round(s) of "
-        f"{per_round} `GET /api/v1/posts?q=…&limit={PAGE}` requests, one at a time, to `yuqing serve --role api` "
-        f"on loopback after {warmup} warm-up requests; words cut at random from random posts. Stock PostgreSQL "
-        "settings (shared_buffers 128 MB). The issue's 10 M posts were not built on this shared 2-core machine "
-        "unless N above says so."
+        f"{stored:,} posts (N = {size:,}; set `BENCH_SEARCH_POSTS`) cycling through {len(bodies):,} "
+        f"distinct texts: {origin}, normalised as ingest does, spread over {DAYS} days. Each figure: "
+        f"{rounds} round(s) of {per_round} `GET /api/v1/posts?q=…&limit={PAGE}` requests, one at a time, "
+        f"to `yuqing serve --role api` on loopback after {warmup} warm-up requests; words cut at random "
+        "from random posts. Stock PostgreSQL settings (shared_buffers 128 MB). The issue's 10 M posts "
+        "were not built on this shared 2-core machine unless N above says so."
     )
+    build_times = ", ".join(f"{name} {seconds:,.0f} s" for name, seconds in timings.items())
     section.notes.append(
-        "Build: "
-        + ", ".join(f"{name} {seconds:,.0f} s" for name, seconds in timings.items())
-        + f"; index terms built in Python at {terms_us:,.0f} µs per post. On disk: posts with indexes and TOAST "
-        f"{sizes[0]}, of which the GIN index {sizes[1]}."
+        f"Build: {build_times}; index terms built in Python at {terms_us:,.0f} µs per post. On disk: "
+        f"posts with indexes and TOAST {sizes[0]}, of which the GIN index {sizes[1]}."
     )
     lines = [
         "Matches and the old substring scan (`ILIKE '%…%'`, one first page) for the EXPLAIN queries:",
