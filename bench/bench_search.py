@@ -72,7 +72,9 @@ SELECT g, :first + (g % :sources)::int, 'id:' || g, g::text, NULL, NULL, b.body,
        'weibo', NULL, s.published_at, s.published_at + interval '2 minutes', '{}'::jsonb, 0, 'neutral', 0.5,
        '[]'::jsonb, NULL, NULL, b.terms
 FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS g
-CROSS JOIN LATERAL (SELECT :now - random() * interval '60 days' AS published_at) AS s
+CROSS JOIN LATERAL (
+    SELECT :now - ((hashint8(g + 7) & 2147483647)::float8 / 2147483647) * interval '60 days' AS published_at
+) AS s
 JOIN bench_texts AS b ON b.i = (hashint8(g) & 2147483647) % :ntexts
 """
 
