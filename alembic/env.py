@@ -6,6 +6,7 @@ from sqlalchemy import create_engine, pool
 
 from alembic import context
 from app.models import metadata
+from app.posts.search_index import is_index_object
 
 config = context.config
 
@@ -38,12 +39,18 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Autogenerate leaves the search index alone: it lives outside the models (GIN, FTS5)."""
+    return not (type_ in {"table", "index"} and is_index_object(name))
+
+
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -29,6 +29,7 @@ SECTIONS: dict[str, str] = {
     "sentiment": "bench.bench_sentiment",
     "detect": "bench.bench_detect",
     "burst": "bench.bench_burst",
+    "search": "bench.bench_search",
 }
 REPORT_ONLY = {"sentiment", "detect"}  # modules with `report() -> str` (their own Markdown, no quick mode)
 

@@ -69,6 +69,7 @@ POST_INDEXES = {
     "ix_posts_cluster_id": "CREATE INDEX ix_posts_cluster_id ON posts (cluster_id)",
     "ix_posts_published_at": "CREATE INDEX ix_posts_published_at ON posts (published_at)",
     "ix_posts_source_published": "CREATE INDEX ix_posts_source_published ON posts (source_id, published_at)",
+    "ix_posts_search_terms": "CREATE INDEX ix_posts_search_terms ON posts USING gin (search_terms)",
     "ix_post_topics_post_id": "CREATE INDEX ix_post_topics_post_id ON post_topics (post_id)",
     "ix_post_topics_topic_published": "CREATE INDEX ix_post_topics_topic_published ON post_topics "
     "(topic_id, published_at)",

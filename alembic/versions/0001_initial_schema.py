@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 import app.core.db  # noqa: F401  (custom column types)
 from alembic import op
+from app.posts import search_index
 
 revision = "0001"
 down_revision = None
@@ -288,6 +289,7 @@ def upgrade() -> None:
         sa.Column("simhash_band2", sa.Integer(), nullable=True),
         sa.Column("simhash_band3", sa.Integer(), nullable=True),
         sa.Column("cluster_id", sa.BigInteger(), nullable=True),
+        sa.Column("search_terms", sa.Text().with_variant(postgresql.TSVECTOR(), "postgresql"), nullable=True),
         sa.ForeignKeyConstraint(
             ["source_id"], ["sources.id"], name=op.f("fk_posts_source_id_sources"), ondelete="CASCADE"
         ),
@@ -302,6 +304,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_posts_simhash_band2", ["simhash_band2", "id"], unique=False)
         batch_op.create_index("ix_posts_simhash_band3", ["simhash_band3", "id"], unique=False)
         batch_op.create_index("ix_posts_source_published", ["source_id", "published_at"], unique=False)
+    search_index.create_structures(op.get_bind())  # GIN (PostgreSQL) or FTS5 and its triggers (SQLite)
 
     op.create_table(
         "rollup_members",
@@ -771,6 +774,7 @@ def downgrade() -> None:
     op.drop_table("rollup_members_1h")
     op.drop_table("rollup_members_1d")
     op.drop_table("rollup_members")
+    search_index.drop_structures(op.get_bind())
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index("ix_posts_source_published")
         batch_op.drop_index("ix_posts_simhash_band3")

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from app.core.bulk import in_values, insert_ignore, is_postgresql
-from app.posts import clusters
+from app.posts import clusters, search_index
 from app.posts.admission import SENT_TIME_KEY
 from app.posts.models import Post, PostTopic
 from collectors.base import RawPost
@@ -126,6 +126,7 @@ def ingest_posts(
         analyzer.post_row(raw, analysis, source_id=source_id, dedup_key=key, now=now)
         for (key, raw), analysis in zip(fresh, analysed, strict=True)
     ]
+    search_index.add_terms(session, rows)
     inserted = {
         row.dedup_key: row.id for row in insert_ignore(session, Post.__table__, rows, ("id", "dedup_key"))
     }

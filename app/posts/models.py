@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, BigIntPK, JSONType, UTCDateTime, utcnow
@@ -48,6 +49,11 @@ class Post(Base):
     simhash_band2: Mapped[int | None] = mapped_column(Integer)
     simhash_band3: Mapped[int | None] = mapped_column(Integer)
     cluster_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # The search index's terms (app/posts/search_index.py): a tsvector with a GIN index on PostgreSQL,
+    # the FTS5 table `post_search`'s external content on SQLite. Not loaded with the post.
+    search_terms: Mapped[str | None] = mapped_column(
+        Text().with_variant(TSVECTOR(), "postgresql"), deferred=True
+    )
 
 
 SIMHASH_BAND_BITS = 16

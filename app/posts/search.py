@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from analysis.textfold import fold_chars, to_simplified
 from app.core.db import Database
 from app.core.errors import BadRequest, NotFound
+from app.posts import search_index
 from app.posts.models import Post, PostTopic
 
 EXPORT_MAX_ROWS = 100_000
@@ -86,7 +87,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     return published, post_id
 
 
-def _statement(filters: PostFilters) -> tuple[Select[Any], Any, Any]:
+def _statement(filters: PostFilters, dialect: str) -> tuple[Select[Any], Any, Any]:
     """The filtered query and the (time, id) columns its keyset order uses."""
     stmt = select(Post)
     time_col, id_col = Post.published_at, Post.id
@@ -105,11 +106,23 @@ def _statement(filters: PostFilters) -> tuple[Select[Any], Any, Any]:
     if filters.cluster_id is not None:
         stmt = stmt.where(or_(Post.cluster_id == filters.cluster_id, Post.id == filters.cluster_id))
     if filters.q and filters.q.strip():
-        stmt = stmt.where(_text_condition(filters.q.strip()))
+        stmt = stmt.where(_text_condition(filters.q.strip(), dialect))
     return stmt, time_col, id_col
 
 
-def _text_condition(q: str) -> Any:
+def _text_condition(q: str, dialect: str) -> Any:
+    """Posts whose text or title contains `q` (繁体 and width folded, any case).
+
+    Queries of two characters or more are answered by the search index (app/posts/search_index.py
+    defines the match); shorter ones by the substring scan, which reads every post in range.
+    """
+    scan = _scan_condition(q)
+    if search_index.indexable(q):
+        return search_index.condition(dialect, q, scan)
+    return scan
+
+
+def _scan_condition(q: str) -> Any:
     """Case-insensitive substring match on the normalised text (繁体 folded) or the title."""
     folded = to_simplified(fold_chars(q))
     conditions = [Post.text.icontains(folded, autoescape=True), Post.title.icontains(q, autoescape=True)]
@@ -122,7 +135,7 @@ Keyset = tuple[datetime, int]
 
 
 def _page(session: Session, filters: PostFilters, limit: int, after: Keyset | None) -> list[Post]:
-    stmt, time_col, id_col = _statement(filters)
+    stmt, time_col, id_col = _statement(filters, session.get_bind().dialect.name)
     if after is not None:
         moment, post_id = after
         stmt = stmt.where(or_(time_col < moment, and_(time_col == moment, id_col < post_id)))
