@@ -164,10 +164,10 @@ class Advanced:
     judged: list[Judged]
 
 
-def _restore(spec: DetectorSpec, row: DetectorState, topic_id: int) -> Any | None:
+def _restore(spec: DetectorSpec, row: DetectorState, topic_id: int, stale_ok: bool = False) -> Any | None:
     """The stored detector, or None when it must be rebuilt from rollups: stale (late posts changed
     its past), never fed, or stored in a format this version cannot read (an older state version)."""
-    if row.stale or not row.state or row.last_bucket is None:
+    if (row.stale and not stale_ok) or not row.state or row.last_bucket is None:
         return None
     try:
         return spec.restore(row.state)
@@ -183,7 +183,12 @@ def _restore(spec: DetectorSpec, row: DetectorState, topic_id: int) -> Any | Non
 
 
 def advance(
-    session: Session, topic_id: int, current: datetime, lateness: timedelta = timedelta(0)
+    session: Session,
+    topic_id: int,
+    current: datetime,
+    lateness: timedelta = timedelta(0),
+    *,
+    replay_history: bool = True,
 ) -> Advanced:
     """Bring every detector of a topic up to the last closed bucket.
 
@@ -194,19 +199,25 @@ def advance(
     replayed from it over the allowance only; older posts replay both from rollups (7 days). The
     decisions on closed buckets that started within `lateness` of the current one are returned with
     their counts, so the engine can still alert on a burst whose posts arrived late; older buckets
-    are history only.
+    are history only. Without `replay_history` (a push judging its topics) a checkpoint made stale
+    by posts older than the allowance is used as it is and stays marked, as long as it already rests
+    on all the history there is: those posts cannot alert, and the next tick replays the history
+    once, however many pushes brought such posts meanwhile. A checkpoint younger than the history
+    (history back-filled into a new topic) is replayed at once, so the first burst meets a warm
+    baseline.
     """
     rows = _state_rows(session, topic_id)
     first = earliest_bucket(session, topic_id)
     floor = max(first, current - LOOKBACK) if first else current
     settled = bucket_start(current - lateness)
+    defer = not replay_history and _covers(rows[checkpoint("volume")], floor)
     restored: dict[str, tuple[Any | None, datetime, Any | None, datetime]] = {}
     for spec in SPECS:
         saved: list[Any | None] = []
         nexts: list[datetime] = []
         for name in (checkpoint(spec.name), spec.name):
             row = rows[name]
-            detector = _restore(spec, row, topic_id)
+            detector = _restore(spec, row, topic_id, stale_ok=defer and name != spec.name)
             saved.append(detector)
             nexts.append(floor if detector is None or row.last_bucket is None else row.last_bucket + BUCKET)
         restored[spec.name] = (saved[0], nexts[0], saved[1], nexts[1])
@@ -218,6 +229,7 @@ def advance(
     for spec in SPECS:
         settled_detector, moment, detector, live_next = restored[spec.name]
         row = rows[checkpoint(spec.name)]
+        keep_stale = row.stale and settled_detector is not None
         fed = settled_detector is None
         if settled_detector is None:
             settled_detector = spec.build()
@@ -226,7 +238,7 @@ def advance(
             moment += BUCKET
             fed = True
         if fed:
-            row.state, row.last_bucket, row.stale = settled_detector.state_dict(), moment - BUCKET, False
+            row.state, row.last_bucket, row.stale = settled_detector.state_dict(), moment - BUCKET, keep_stale
         row = rows[spec.name]
         fed = detector is None
         if detector is None:  # replayed from the checkpoint
@@ -245,6 +257,14 @@ def advance(
         live=live,
         judged=[Judged(b, counts.get(b, Counts()), judged[b]) for b in sorted(judged)],
     )
+
+
+def _covers(row: DetectorState, floor: datetime) -> bool:
+    """Whether a volume checkpoint's state was fed every bucket from `floor` (the history there is)."""
+    seen = (row.state or {}).get("state", {}).get("seen")
+    if not isinstance(seen, int) or row.last_bucket is None:
+        return False
+    return row.last_bucket + BUCKET - seen * BUCKET <= floor
 
 
 def replay(session: Session, topic_id: int) -> None:

@@ -69,16 +69,24 @@ class AlertEngine:
             if oldest[topic_id] < current:
                 detection.mark_stale(session, topic_id, oldest[topic_id])
             if topic_id in fresh:
-                self.evaluate(session, topic_id, now, fresh=fresh[topic_id])
+                self.evaluate(session, topic_id, now, fresh=fresh[topic_id], replay_history=False)
 
     def evaluate(
-        self, session: Session, topic_id: int, now: datetime, fresh: Sequence[StoredPost] = ()
+        self,
+        session: Session,
+        topic_id: int,
+        now: datetime,
+        fresh: Sequence[StoredPost] = (),
+        replay_history: bool = True,
     ) -> str | None:
-        """Judge one topic now; returns the detector that fired, if any."""
+        """Judge one topic now; returns the detector that fired, if any (`replay_history`: see
+        `detection.advance`; pushes leave replays caused by posts past the allowance to the tick)."""
         topic = session.get(Topic, topic_id)
         if topic is None or not topic.enabled:
             return None
-        advanced = detection.advance(session, topic_id, bucket_start(now), self.config.lateness)
+        advanced = detection.advance(
+            session, topic_id, bucket_start(now), self.config.lateness, replay_history=replay_history
+        )
         decisions = detection.peek(advanced.live, topic_id, session, now)
         window = decisions.pop("_window")
         fired = [name for name in PRIORITY if decisions[name].alert]

@@ -207,9 +207,9 @@ def test_evaluation_locks_topics_in_id_order(services, db: Database) -> None:  #
     seen: list[int] = []
     original = services.engine.evaluate
 
-    def spy(session, topic_id, now, fresh=()):  # type: ignore[no-untyped-def]
+    def spy(session, topic_id, now, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(topic_id)
-        return original(session, topic_id, now, fresh=fresh)
+        return original(session, topic_id, now, **kwargs)
 
     services.engine.evaluate = spy
     now = datetime.now(UTC)

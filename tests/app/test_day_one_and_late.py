@@ -214,3 +214,15 @@ def test_a_replay_after_late_posts_starts_from_the_checkpoint_and_matches_a_full
                 moment += timedelta(minutes=5)
             assert rows[spec.name].state == full.state_dict(), spec.name
     assert _alerts(db)[0].bucket_start == bucket_start(published)
+
+
+def test_history_pushed_into_a_judged_new_topic_warms_it_before_the_next_tick(services, db) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock(NOW)
+    services.pipeline.clock = clock
+    with db.session() as session:
+        topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车"))
+    _tick(services, clock, NOW)  # judged with no history
+    _push(services, "weibo", _history(NOW))  # back-filled with past times
+    _push(services, "weibo", _burst(NOW, 0, 80))  # the burst comes before any tick
+    alerts = _alerts(db)
+    assert alerts and alerts[0].detector in VOLUME_DETECTORS
