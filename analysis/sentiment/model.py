@@ -23,6 +23,7 @@ import numpy.typing as npt
 from analysis.sentiment.bayes import BayesTable
 from analysis.sentiment.canon import Canonicaliser, segment
 from analysis.sentiment.features import extract, sum_by_doc
+from analysis.sentiment.view import SentimentView
 
 __all__ = ["CLASSES", "DEFAULT_MODEL_DIR", "MODEL_FILE", "Sentiment", "SentimentModel", "model_file"]
 
@@ -83,6 +84,7 @@ class SentimentModel:
         self._char_sizes = (int(meta["char_ngrams"][0]), int(meta["char_ngrams"][1]))
         self._bigrams = bool(meta["word_bigrams"])
         self._n_buckets = int(meta["n_buckets"])
+        self.view = SentimentView(meta.get("view", SentimentView.FULL))
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> SentimentModel:
@@ -155,7 +157,12 @@ class SentimentModel:
         """Return unnormalised class scores (before the tuned offsets) for prepared inputs."""
         n_docs = len(canonical)
         docs, buckets, counts, words = extract(
-            canonical, tokens, char_sizes=self._char_sizes, bigrams=self._bigrams, n_buckets=self._n_buckets
+            canonical,
+            tokens,
+            char_sizes=self._char_sizes,
+            bigrams=self._bigrams,
+            n_buckets=self._n_buckets,
+            fold=self._canon.fold,
         )
         values = (1.0 + np.log(counts, dtype=np.float32)) * self._idf[buckets]
         norms = np.sqrt(np.bincount(docs, weights=values * values, minlength=n_docs))

@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 
 from analysis.sentiment.bayes import train_bayes
-from analysis.sentiment.canon import Canonicaliser, opencc_char_table, segment
+from analysis.sentiment.canon import Canonicaliser, opencc_char_table
 from analysis.sentiment.metrics import classification_metrics, is_usable, split_labelled
 from analysis.sentiment.model import CLASSES, FORMAT_VERSION, MODEL_FILE, SentimentModel
 from analysis.sentiment.report import TrainReport
+from analysis.sentiment.view import SentimentView, view_inputs
+from analysis.tokenize import default_tokenizer
 
 __all__ = [
     "DEFAULTS",
@@ -44,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "prune": 1e-3,
     "max_iter": 2000,
     "n_jobs": 2,
+    "view": "full",
 }
 SHARED_CORPUS_WEIGHTS: dict[str, float] = {
     "nlpcc2013_emotion_train": 0.5,
@@ -123,7 +126,7 @@ def train(
     truth = np.asarray(labels, dtype=np.int64)
     active = _active_classes(truth)
     arrays = _fit(texts, truth, weights, params)
-    meta = _meta(params, truth, active)
+    meta = meta_for(params, truth, active)
     model = SentimentModel(arrays, meta)
     report = TrainReport(
         rows_used=meta["trained_rows"], rows_skipped=dict(skipped), hyperparams=meta["hyperparams"]
@@ -148,13 +151,20 @@ def _active_classes(truth: np.ndarray) -> np.ndarray:
 def _fit(
     texts: list[str], truth: np.ndarray, weights: np.ndarray, params: dict[str, Any]
 ) -> dict[str, np.ndarray]:
-    """Fit the linear model and the snownlp voice; return the arrays stored in the model file."""
+    """Read the texts as the service does (normalised, the model's view, project tokens), then fit."""
+    viewed, tokens = view_inputs(texts, SentimentView(params["view"]), default_tokenizer())
+    return fit_prepared(viewed, tokens, truth, weights, params)
+
+
+def fit_prepared(
+    texts: list[str], tokens: list[list[str]], truth: np.ndarray, weights: np.ndarray, params: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Fit the linear model and the snownlp voice on view texts and their tokens; return the arrays."""
     from analysis.sentiment import fitting
 
     table = opencc_char_table()
     canonicaliser = Canonicaliser(table)
     canonical = canonicaliser.texts(texts)
-    tokens = [segment(text) for text in canonical]
     counts = fitting.count_matrix(
         canonical,
         tokens,
@@ -175,7 +185,8 @@ def _fit(
     )
     voiced = np.flatnonzero(weights > 0)
     labels = [CLASSES[truth[index]] for index in voiced]
-    bayes = train_bayes([tokens[index] for index in voiced], labels, CLASSES, params["bayes_buckets"])
+    folded = [canonicaliser.fold("\x00".join(tokens[index])).split("\x00") for index in voiced]
+    bayes = train_bayes(folded, labels, CLASSES, params["bayes_buckets"])
     pruned = linear.weights.copy()
     pruned[np.abs(pruned).max(axis=1) < params["prune"]] = 0.0
     return {
@@ -188,7 +199,7 @@ def _fit(
     }
 
 
-def _meta(params: dict[str, Any], truth: np.ndarray, active: np.ndarray) -> dict[str, Any]:
+def meta_for(params: Mapping[str, Any], truth: np.ndarray, active: np.ndarray) -> dict[str, Any]:
     """Describe the model: feature settings, untuned voice weight and offsets, training rows."""
     counts = np.bincount(truth, minlength=3)
     return {
@@ -198,6 +209,7 @@ def _meta(params: dict[str, Any], truth: np.ndarray, active: np.ndarray) -> dict
         "char_ngrams": list(params["char_ngrams"]),
         "word_bigrams": bool(params["word_bigrams"]),
         "n_buckets": int(params["n_buckets"]),
+        "view": str(params["view"]),
         "alpha": float(params["alpha"]),
         "offsets": [0.0, 0.0, 0.0],
         "hyperparams": {
