@@ -87,17 +87,16 @@ def fold_of(groups: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 
 def cross_validate(
-    texts: list[str],
+    viewed: list[str],
+    tokens: list[list[str]],
     truth: np.ndarray,
     weights: np.ndarray,
     folds: np.ndarray,
     view: SentimentView,
     params: Mapping[str, Any],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold linear and snownlp-voice scores (each shape (n, 3)) for every row."""
-    tokenizer = default_tokenizer()
-    viewed = [view_text(normalize(text), view) for text in texts]
-    tokens = [tokenizer.tokens(text) for text in viewed]
+    """Out-of-fold linear and snownlp-voice scores (each shape (n, 3)) for every row of one view."""
+    texts = viewed
     linear = np.zeros((len(texts), 3), dtype=np.float64)
     bayes = np.zeros_like(linear)
     settings = {**DEFAULTS, **params, "view": view.value}
@@ -115,7 +114,7 @@ def cross_validate(
         linear[outside] = plain
         bayes[outside] = model.logits(canonical, held_tokens, alpha=1.0) - plain
         print(
-            f"fold {fold}: {len(inside)} fitted, {len(outside)} scored, {time.monotonic() - started:.0f} s"
+            f"{view.value} fold {fold}: {len(outside)} scored, {time.monotonic() - started:.0f} s", flush=True
         )
     return linear, bayes
 
@@ -139,8 +138,10 @@ def _corpus_figures(truth: np.ndarray, predicted: np.ndarray, scores: np.ndarray
     return figures
 
 
-def run(data: Path, view: SentimentView, k: int, output: Path) -> dict[str, Any]:
-    """Cross-validate the shipped recipe with one view over the shared corpora; write a JSON summary."""
+def run(
+    data: Path, views: Sequence[SentimentView], k: int, output: Path, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Cross-validate the recipe with each view over the shared corpora; write a JSON summary."""
     texts: list[str] = []
     labels: list[int] = []
     weights: list[float] = []
@@ -149,9 +150,9 @@ def run(data: Path, view: SentimentView, k: int, output: Path) -> dict[str, Any]
         rows = read_jsonl(data / f"{stem}.jsonl")
         fraction = SHARED_HOLDOUT.get(stem, 0.0)
         kept = [
-            r
-            for r in rows
-            if not (fraction and isinstance(r.get("text"), str) and is_held_out(r["text"], fraction))
+            row
+            for row in rows
+            if not (fraction and isinstance(row.get("text"), str) and is_held_out(row["text"], fraction))
         ]
         found, classes, _ = split_labelled(kept)
         texts += found
@@ -160,55 +161,71 @@ def run(data: Path, view: SentimentView, k: int, output: Path) -> dict[str, Any]
         corpora += [stem] * len(found)
     truth = np.asarray(labels, dtype=np.int64)
     tokenizer = default_tokenizer()
-    hashes = [simhash(tokenizer.tokens(normalize(text).text)) for text in texts]
-    groups = near_duplicate_groups(hashes)
+    normalized = [normalize(text) for text in texts]
+    full_tokens = [tokenizer.tokens(item.text) for item in normalized]
+    groups = near_duplicate_groups([simhash(tokens) for tokens in full_tokens])
     folds = fold_of(groups, k)
-    linear, bayes = cross_validate(texts, truth, np.asarray(weights), folds, view, DEFAULTS)
     names = np.asarray(corpora)
     tune = names == TUNE_CORPUS
-    alpha, offsets, temperature = choose_settings(linear[tune], bayes[tune], truth[tune], DEFAULTS["alphas"])
+    chained = np.array([bool(item.repost_chain) for item in normalized])
+    settings = {**DEFAULTS, **params}
     summary: dict[str, Any] = {
-        "view": view.value,
         "folds": k,
         "rows": len(texts),
         "groups": int(len(np.unique(groups))),
         "rows_in_shared_groups": int((np.bincount(groups)[groups] > 1).sum()),
-        "alpha": alpha,
-        "offsets": offsets.tolist(),
-        "temperature": temperature,
+        "chain_rows": int(chained.sum()),
+        "params": {key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()},
         "tuned_on": TUNE_CORPUS,
-        "untuned_macro_f1": {},
-        "corpora": {},
+        "views": {},
     }
-    for stem in SHARED_TRAINING_FILES:
-        rows = names == stem
-        raw = linear[rows] + DEFAULTS["alpha"] * bayes[rows]
-        summary["untuned_macro_f1"][stem] = macro_f1(truth[rows], raw.argmax(axis=1))
-        scores = (linear[rows] + alpha * bayes[rows] + offsets) / temperature
-        probs = np.exp(scores - scores.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        summary["corpora"][stem] = _corpus_figures(
-            truth[rows], scores.argmax(axis=1), probs[:, 2] + 0.5 * probs[:, 1]
+    for view in views:
+        viewed = [view_text(item, view) for item in normalized]
+        tokens = [
+            full if text == item.text else tokenizer.tokens(text)
+            for text, item, full in zip(viewed, normalized, full_tokens, strict=True)
+        ]
+        linear, bayes = cross_validate(viewed, tokens, truth, np.asarray(weights), folds, view, settings)
+        alpha, offsets, temperature = choose_settings(
+            linear[tune], bayes[tune], truth[tune], settings["alphas"]
         )
-    chained = np.array(["//@" in text for text in texts])
-    final = linear + alpha * bayes + offsets
-    summary["chain_rows"] = int(chained.sum())
-    summary["chain_macro_f1"] = macro_f1(truth[chained & tune], final[chained & tune].argmax(axis=1))
-    output.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+        final = linear + alpha * bayes + offsets
+        result: dict[str, Any] = {
+            "alpha": alpha,
+            "offsets": offsets.tolist(),
+            "temperature": temperature,
+            "untuned_macro_f1": {},
+            "corpora": {},
+            "chain_macro_f1": macro_f1(truth[chained & tune], final[chained & tune].argmax(axis=1)),
+            "tune_macro_f1_untuned": macro_f1(
+                truth[tune], (linear[tune] + settings["alpha"] * bayes[tune]).argmax(axis=1)
+            ),
+        }
+        for stem in SHARED_TRAINING_FILES:
+            rows = names == stem
+            raw = linear[rows] + settings["alpha"] * bayes[rows]
+            result["untuned_macro_f1"][stem] = macro_f1(truth[rows], raw.argmax(axis=1))
+            scores = final[rows] / temperature
+            probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+            probs /= probs.sum(axis=1, keepdims=True)
+            result["corpora"][stem] = _corpus_figures(
+                truth[rows], scores.argmax(axis=1), probs[:, 2] + 0.5 * probs[:, 1]
+            )
+        summary["views"][view.value] = result
+        output.write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(view.value, json.dumps({key: v for key, v in result.items() if key != "corpora"}), flush=True)
     return summary
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/sentiment"))
-    parser.add_argument("--view", choices=[view.value for view in SentimentView], default="full")
-    parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--views", default="full,own", help="comma-separated views to compare")
+    parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args(argv)
-    summary = run(args.data, SentimentView(args.view), args.folds, args.output)
-    print(json.dumps({k: v for k, v in summary.items() if k != "corpora"}, ensure_ascii=False))
-    for stem, figures in summary["corpora"].items():
-        print(f"{stem}: macro-F1 {figures['macro_f1']:.4f} polarity {figures['polarity_accuracy']:.4f}")
+    views = [SentimentView(name) for name in args.views.split(",")]
+    run(args.data, views, args.folds, args.output, {})
 
 
 if __name__ == "__main__":
