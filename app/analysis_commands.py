@@ -119,7 +119,9 @@ def train_sentiment(
         list[Path], typer.Option("--input", "-i", help="Labelled JSONL {text, label}; repeatable.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the model to.")],
-    dev: Annotated[Path | None, typer.Option(help="Labelled JSONL for model selection and metrics.")] = None,
+    dev: Annotated[
+        Path | None, typer.Option(help="Labelled JSONL measured once after training (nothing tuned on it).")
+    ] = None,
     corrections: Annotated[
         bool,
         typer.Option(
