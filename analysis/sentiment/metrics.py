@@ -99,9 +99,9 @@ def evaluate(
     scores: list[float] = []
     for start in range(0, len(texts), batch_size):
         posts = [(None, text) for text in texts[start : start + batch_size]]
-        for result in analyze_posts(posts, tokenizer=tokenizer, model=model):
-            predicted.append(CLASSES.index(str(result.sentiment)))
-            scores.append(float(result.sentiment_score or 0.0))
+        for analysis in analyze_posts(posts, tokenizer=tokenizer, model=model):
+            predicted.append(CLASSES.index(str(analysis.sentiment)))
+            scores.append(float(analysis.sentiment_score or 0.0))
     truth = np.asarray(labels, dtype=np.int64)
     result = classification_metrics(truth, np.asarray(predicted, dtype=np.int64))
     polar = truth != CLASSES.index("neutral")
