@@ -3,8 +3,9 @@
 Scoring a batch (numpy only): canonical text → character 1–3-grams, word unigrams and bigrams
 hashed into ``n_buckets`` → sublinear TF × IDF, L2-normalised → ``x·W + b``; plus ``alpha`` ×
 the snownlp Bayes log scores of the words divided by their number (a per-token, length-tempered
-naive-Bayes vote); plus per-class decision offsets tuned on dev; divided by a temperature fitted
-on dev (calibration only: it never changes the label); then a softmax over
+naive-Bayes vote); plus per-class decision offsets; divided by a temperature (calibration only: it
+never changes the label) — all three chosen by grouped cross-validation on the training corpora,
+never on dev (``crossval.py``); then a softmax over
 negative/neutral/positive. ``score = P(positive) + ½·P(neutral)``.
 """
 
