@@ -69,8 +69,9 @@ def _honesty_note(model: SentimentModel, ours: dict[str, Any]) -> str:
         "Measured through the service path: each dev text goes through `analysis.analyze.analyze_posts` "
         f"(normalise, project tokenizer, the model's `{model.view.value}` view), as a pushed post does. "
         "Nothing was tuned on these rows: the snownlp-voice weight, class offsets "
-        f"({[round(x, 2) + 0.0 for x in model.meta['offsets']]}) and temperature were chosen by grouped 3-fold cross-validation on "
-        "the training corpora (analysis/sentiment/model/PROVENANCE.md). Confusion, rows true, columns "
+        f"({[round(x, 2) + 0.0 for x in model.meta['offsets']]}) and temperature were chosen by "
+        "grouped 3-fold cross-validation on the training corpora (analysis/sentiment/model/PROVENANCE.md). "
+        "Confusion, rows true, columns "
         f"predicted (negative / neutral / positive): {cells}."
     )
 
