@@ -1,36 +1,67 @@
-"""One post in, all text facts out; and the same for JSONL batches (``yuqing analyze``).
+"""The one analysis of a post: title + text in, every text fact out (ingest, ``yuqing analyze``, benches).
 
-Tokens, keywords and the SimHash are computed over the full normalised text (repost layers
-included: they carry the topic). Sentiment is about the poster, so the scorer gets ``own_text``
-and the tokens of ``own_text``. The sentiment model lives elsewhere; pass any callable
-``(own_text, tokens) -> (label, score)``.
+``analyze_posts`` is the only place that composes the analysis, so the service and the command give
+the same answer for the same post: the title is folded into the text (``post_text``), the text is
+normalised, segmented once, and keywords and the SimHash are taken over those tokens (repost
+layers included: they carry the topic). Sentiment reads the view of the post its model was trained
+on (``analysis/sentiment/view.py``; the shipped model reads the whole post, chain included) with the
+same tokens when the view is the whole text, and its score is rounded as stored.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from analysis.keywords import IdfFunction, top_terms
 from analysis.normalize import NormalizedText, normalize
+from analysis.sentiment.view import SentimentView, view_text
 from analysis.simhash import simhash
 from analysis.tokenize import Tokenizer, default_tokenizer
 
-__all__ = ["Analysis", "SentimentScorer", "analyze_records", "analyze_text"]
+__all__ = [
+    "KEYWORD_COUNT",
+    "SCORE_DIGITS",
+    "Analysis",
+    "SentimentScorer",
+    "analyze_posts",
+    "analyze_records",
+    "post_text",
+]
 
-SentimentScorer = Callable[[str, Sequence[str]], tuple[str, float]]
-BatchScorer = Callable[[list[str], list[list[str]]], Sequence[tuple[str, float]]]
+KEYWORD_COUNT = 5
+SCORE_DIGITS = 4  # the stored precision of sentiment_score
+
+
+class Scored(Protocol):
+    """One sentiment prediction."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+class SentimentScorer(Protocol):
+    """What the analysis needs of a sentiment model (``analysis.sentiment.SentimentModel``)."""
+
+    @property
+    def view(self) -> SentimentView: ...
+
+    def predict_many(
+        self, texts: Sequence[str], tokens_list: Sequence[Sequence[str]]
+    ) -> Sequence[Scored]: ...
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """Text facts about one post; sentiment fields are ``None`` when no scorer was given."""
+    """Text facts about one post; sentiment fields are ``None`` when no model was given."""
 
     normalized: NormalizedText
     tokens: list[str]
-    own_tokens: list[str]
     keywords: list[str]
     simhash: int
     sentiment: str | None = None
@@ -42,114 +73,130 @@ class Analysis:
         return format(self.simhash, "016x")
 
 
-def analyze_text(
-    text: str,
+def post_text(title: str | None, text: str) -> str:
+    """The text analysed for a post: the title on its own line first, unless the text starts with it."""
+    heading = (title or "").strip()
+    if heading and not text.startswith(heading[: max(8, len(heading) // 2)]):
+        return f"{heading}\n{text}"
+    return text
+
+
+def analyze_posts(
+    posts: Sequence[tuple[str | None, str]],
     *,
     tokenizer: Tokenizer,
-    sentiment: SentimentScorer | None = None,
+    model: SentimentScorer | None = None,
     idf: IdfFunction | None = None,
-    keyword_count: int = 5,
-) -> Analysis:
-    """Normalise, tokenise, pick keywords, hash and (optionally) score sentiment for one post."""
-    normalized = normalize(text)
-    tokens = tokenizer.tokens(normalized.text)
-    own_tokens = tokens if normalized.own_text == normalized.text else tokenizer.tokens(normalized.own_text)
-    label: str | None = None
-    score: float | None = None
-    if sentiment is not None:
-        label, raw_score = sentiment(normalized.own_text, own_tokens)
-        score = float(raw_score)
-    return Analysis(
-        normalized=normalized,
-        tokens=tokens,
-        own_tokens=own_tokens,
-        keywords=top_terms(tokens, k=keyword_count, idf=idf),
-        simhash=simhash(tokens),
-        sentiment=label,
-        sentiment_score=score,
-    )
+    keyword_count: int = KEYWORD_COUNT,
+) -> list[Analysis]:
+    """Analyse ``(title, text)`` pairs: normalise, segment, keywords, SimHash and sentiment (batched)."""
+    normalized = [normalize(post_text(title, text)) for title, text in posts]
+    token_lists = [tokenizer.tokens(item.text) for item in normalized]
+    scores: list[tuple[str | None, float | None]] = [(None, None)] * len(posts)
+    if model is not None and posts:
+        viewed = [view_text(item, model.view) for item in normalized]
+        viewed_tokens = [
+            tokens if text == item.text else tokenizer.tokens(text)
+            for text, item, tokens in zip(viewed, normalized, token_lists, strict=True)
+        ]
+        scores = [
+            (result.label, round(float(result.score), SCORE_DIGITS))
+            for result in model.predict_many(viewed, viewed_tokens)
+        ]
+    return [
+        Analysis(
+            normalized=item,
+            tokens=tokens,
+            keywords=top_terms(tokens, k=keyword_count, idf=idf),
+            simhash=simhash(tokens),
+            sentiment=label,
+            sentiment_score=score,
+        )
+        for item, tokens, (label, score) in zip(normalized, token_lists, scores, strict=True)
+    ]
 
 
 def analyze_records(
     lines: Iterable[str],
     *,
     tokenizer: Tokenizer | None = None,
-    sentiment: SentimentScorer | None = None,
+    model: SentimentScorer | None = None,
     idf: IdfFunction | None = None,
-    keyword_count: int = 5,
-    batch_sentiment: BatchScorer | None = None,
-    batch_size: int = 256,
+    keyword_count: int = KEYWORD_COUNT,
+    batch_size: int = 512,
 ) -> Iterator[dict[str, Any]]:
-    """Analyse JSONL lines ``{"text": ..., ...}``; each comes back with its fields plus results.
+    """Analyse JSONL lines ``{"text": ..., "title": ...?}`` with ``analyze_posts``, in input order.
 
-    Added fields: ``sentiment``, ``sentiment_score`` (``None`` without a scorer), ``keywords``,
+    Added fields: ``sentiment``, ``sentiment_score`` (``None`` without a model), ``keywords``,
     ``simhash`` (16 hex digits). Blank lines are skipped. A bad line (invalid JSON, not an object,
-    missing or non-string ``text``, a failing scorer) comes back with an ``error`` message naming
-    the line number, and the batch goes on.
+    missing or non-string ``text``, non-string ``title``, a failing analysis) comes back with an
+    ``error`` message naming the line number, and the batch goes on.
     """
     active = tokenizer if tokenizer is not None else default_tokenizer()
-    pending: list[tuple[dict[str, Any], Analysis | None]] = []
+    pending: list[tuple[int, dict[str, Any]]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         record, problem = _parse_line(line, number)
         if problem is not None:
             record["error"] = problem
-            if batch_sentiment is not None:
-                pending.append((record, None))
-                continue
-            yield record
-            continue
-        try:
-            result = analyze_text(
-                record["text"], tokenizer=active, sentiment=sentiment, idf=idf, keyword_count=keyword_count
-            )
-        except Exception as exc:  # one bad record must not stop the batch
-            record["error"] = f"line {number}: analysis failed: {type(exc).__name__}"
-            if batch_sentiment is not None:
-                pending.append((record, None))
-                continue
-            yield record
-            continue
-        record.update(
-            sentiment=result.sentiment,
-            sentiment_score=result.sentiment_score,
-            keywords=result.keywords,
-            simhash=result.simhash_hex,
-        )
-        if batch_sentiment is not None:
-            pending.append((record, result))
-            if len(pending) >= batch_size:
-                yield from _score_batch(pending, batch_sentiment)
-            continue
-        yield record
-    if pending and batch_sentiment is not None:
-        yield from _score_batch(pending, batch_sentiment)
+        pending.append((number, record))
+        if len(pending) >= batch_size:
+            yield from _analyse_batch(pending, active, model, idf, keyword_count)
+    if pending:
+        yield from _analyse_batch(pending, active, model, idf, keyword_count)
 
 
-def _score_batch(
-    pending: list[tuple[dict[str, Any], Analysis | None]], scorer: BatchScorer
+def _analyse_batch(
+    pending: list[tuple[int, dict[str, Any]]],
+    tokenizer: Tokenizer,
+    model: SentimentScorer | None,
+    idf: IdfFunction | None,
+    keyword_count: int,
 ) -> Iterator[dict[str, Any]]:
-    """Score the analysed records of a batch at once (vectorised), then yield all in input order."""
-    analysed = [result for _, result in pending if result is not None]
-    scores: Sequence[tuple[str, float] | None]
+    """Analyse the good records of a batch at once; a failure is retried record by record to name it."""
+    good = [record for _, record in pending if "error" not in record]
+    posts = [(record.get("title"), record["text"]) for record in good]
     try:
-        scores = scorer([r.normalized.own_text for r in analysed], [r.own_tokens for r in analysed])
-    except Exception as exc:  # a failing scorer marks its batch, never crashes the run
-        scores = [None] * len(analysed)
-        failure = f"sentiment failed: {type(exc).__name__}"
-    else:
-        failure = ""
-    found = iter(scores)
-    for record, result in pending:
-        if result is not None:
-            score = next(found)
-            if score is None:
-                record["error"] = failure
-            else:
-                record["sentiment"], record["sentiment_score"] = score[0], float(score[1])
+        results: list[Analysis | str] = list(
+            analyze_posts(posts, tokenizer=tokenizer, model=model, idf=idf, keyword_count=keyword_count)
+        )
+    except Exception:  # one bad record must not stop the batch: find it
+        results = [_analyse_one(post, tokenizer, model, idf, keyword_count) for post in posts]
+    found = iter(results)
+    for number, record in pending:
+        if "error" in record:
+            yield record
+            continue
+        result = next(found)
+        if isinstance(result, str):
+            record["error"] = f"line {number}: analysis failed: {result}"
+        else:
+            record.update(
+                sentiment=result.sentiment,
+                sentiment_score=result.sentiment_score,
+                keywords=result.keywords,
+                simhash=result.simhash_hex,
+            )
         yield record
     pending.clear()
+
+
+def _analyse_one(
+    post: tuple[str | None, str],
+    tokenizer: Tokenizer,
+    model: SentimentScorer | None,
+    idf: IdfFunction | None,
+    keyword_count: int,
+) -> Analysis | str:
+    """One post's analysis, or the name of the exception it raised."""
+    try:
+        [result] = analyze_posts(
+            [post], tokenizer=tokenizer, model=model, idf=idf, keyword_count=keyword_count
+        )
+    except Exception as exc:  # reported on the record
+        return type(exc).__name__
+    return result
 
 
 def _parse_line(line: str, number: int) -> tuple[dict[str, Any], str | None]:
@@ -164,6 +211,8 @@ def _parse_line(line: str, number: int) -> tuple[dict[str, Any], str | None]:
         return value, f"line {number}: missing 'text'"
     if not isinstance(value["text"], str):
         return value, f"line {number}: 'text' must be a string, got {_json_type(value['text'])}"
+    if value.get("title") is not None and not isinstance(value["title"], str):
+        return value, f"line {number}: 'title' must be a string, got {_json_type(value['title'])}"
     return value, None
 
 

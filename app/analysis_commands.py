@@ -44,7 +44,7 @@ def analyze(
     input: Annotated[str, typer.Option("--input", "-i", help="JSONL with a 'text' field per line, or '-'.")],
     output: Annotated[str, typer.Option("--output", "-o", help="JSONL output, or '-'.")] = "-",
 ) -> None:
-    """Add sentiment, sentiment_score, keywords and simhash to every JSONL line; bad lines get 'error'."""
+    """Add sentiment, sentiment_score, keywords and simhash to each JSONL line (text, optional title)."""
     if input != "-" and not Path(input).is_file():
         typer.echo(f"yuqing: {input} does not exist or is not a file", err=True)
         raise typer.Exit(2)
@@ -56,14 +56,9 @@ def analyze(
     from analysis.tokenize import default_tokenizer
 
     model = SentimentModel.load(_configured_model())
-
-    def score(texts: list[str], tokens: list[list[str]]) -> list[tuple[str, float]]:
-        return [(result.label, result.score) for result in model.predict_many(texts, tokens)]
-
     errors = total = 0
     with _open(input, "r") as source, _open(output, "w") as sink:
-        tokenizer = default_tokenizer()
-        records = analyze_records(source, tokenizer=tokenizer, batch_sentiment=score, batch_size=512)
+        records = analyze_records(source, tokenizer=default_tokenizer(), model=model)
         for record in records:
             total += 1
             errors += "error" in record
@@ -124,7 +119,9 @@ def train_sentiment(
         list[Path], typer.Option("--input", "-i", help="Labelled JSONL {text, label}; repeatable.")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write the model to.")],
-    dev: Annotated[Path | None, typer.Option(help="Labelled JSONL for model selection and metrics.")] = None,
+    dev: Annotated[
+        Path | None, typer.Option(help="Labelled JSONL measured once after training (nothing tuned on it).")
+    ] = None,
     corrections: Annotated[
         bool,
         typer.Option(

@@ -3,8 +3,8 @@
 Both run in one child process pinned to CPU 0 (`os.sched_setaffinity`), over the same posts,
 interleaved run by run, after a warm-up of both (jieba's and SnowNLP's dictionaries loaded).
 "Ours" is exactly the CLI's path: `analyze_records` over JSONL lines with the process tokenizer and
-`SentimentModel.predict_many` as the batch scorer (512 posts a batch), each output record serialised with
-`json.dumps`.
+the shipped model (the one analysis, `analyze_posts`, 512 posts a batch), each output record serialised
+with `json.dumps`.
 Separately: the real CLI (`python -m app analyze`) in a fresh pinned process for wall time and
 peak RSS (VmHWM read by the process itself just before it exits), and the model load time in
 fresh processes.
@@ -70,12 +70,9 @@ def measure_in_child(job: dict[str, Any]) -> dict[str, Any]:
     model = SentimentModel.load()
     tokenizer = default_tokenizer()
 
-    def score(texts: list[str], tokens: list[list[str]]) -> list[tuple[str, float]]:
-        return [(result.label, result.score) for result in model.predict_many(texts, tokens)]
-
     def ours(batch: list[str]) -> int:
         errors = 0
-        for record in analyze_records(batch, tokenizer=tokenizer, batch_sentiment=score, batch_size=512):
+        for record in analyze_records(batch, tokenizer=tokenizer, model=model):
             json.dumps(record, ensure_ascii=False)
             errors += "error" in record
         return errors
@@ -148,7 +145,7 @@ def run(quick: bool) -> Section:
         )
         + ". Both sides run in one child process pinned to CPU 0 with `os.sched_setaffinity(0, {0})`, "
         "warmed up on 200 posts, then alternated run by run. *Ours* is the CLI's code path "
-        "(`analyze_records` + `SentimentModel.predict_many` per 512 posts: normalise, segment, sentiment, "
+        "(`analyze_records` → `analyze_posts` per 512 posts: normalise, segment, sentiment, "
         "keywords, "
         "simhash, plus `json.dumps` of each output record); *SnowNLP* is `SnowNLP(text).sentiments` per post."
     )

@@ -150,7 +150,7 @@ def tune_offsets(
     span: float = 1.0,
     step: float = 0.1,
 ) -> tuple[float, F64, float]:
-    """Grid-search the snownlp-voice weight and per-class offsets for macro-F1 on dev rows."""
+    """Grid-search the snownlp-voice weight and per-class offsets for macro-F1 on out-of-fold rows."""
     grid = np.round(np.arange(-span, span + step / 2, step), 6)
     best = (-1.0, 0.0, np.zeros(3))
     for alpha in alphas:
@@ -166,7 +166,7 @@ def tune_offsets(
 
 
 def fit_temperature(scores: np.ndarray, truth: npt.NDArray[np.int64]) -> float:
-    """Temperature minimising dev log-loss of ``softmax(scores / T)`` (calibration; argmax unchanged)."""
+    """Temperature minimising the log-loss of ``softmax(scores / T)`` (calibration; argmax unchanged)."""
     best = (np.inf, 1.0)
     for temperature in np.round(np.arange(0.5, 6.01, 0.1), 2):
         scaled = scores / temperature

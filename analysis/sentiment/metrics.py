@@ -81,27 +81,31 @@ def classification_metrics(truth: Ints, predicted: Ints) -> dict[str, Any]:
 
 
 def evaluate(
-    model: SentimentModel, rows: Iterable[Mapping[str, Any]], *, batch_size: int = 2000
+    model: SentimentModel, rows: Iterable[Mapping[str, Any]], *, batch_size: int = 512
 ) -> dict[str, Any]:
-    """Score ``model`` on ``{"text", "label"}`` rows; other labels (e.g. surprise) are skipped and counted.
+    """Score ``model`` on ``{"text", "label"}`` rows through the service's path (``analyze_posts``).
 
-    Besides the three-class figures, ``polarity_accuracy`` checks ``score >= 0.5`` against the
-    label on the positive/negative rows only (the right figure for two-class corpora).
+    Each text is analysed exactly as a pushed post is (normalised, segmented by the project
+    tokenizer, the model's view); other labels (e.g. surprise) are skipped and counted. Besides the
+    three-class figures, ``polarity_accuracy`` checks ``score >= 0.5`` against the label on the
+    positive/negative rows only (the right figure for two-class corpora).
     """
+    from analysis.analyze import analyze_posts
+    from analysis.tokenize import default_tokenizer
+
     texts, labels, skipped = split_labelled(rows)
-    probabilities = np.zeros((0, 3), dtype=np.float32)
-    if texts:
-        probabilities = np.concatenate(
-            [
-                model.probabilities(texts[start : start + batch_size])
-                for start in range(0, len(texts), batch_size)
-            ]
-        )
+    tokenizer = default_tokenizer()
+    predicted: list[int] = []
+    scores: list[float] = []
+    for start in range(0, len(texts), batch_size):
+        posts = [(None, text) for text in texts[start : start + batch_size]]
+        for analysis in analyze_posts(posts, tokenizer=tokenizer, model=model):
+            predicted.append(CLASSES.index(str(analysis.sentiment)))
+            scores.append(float(analysis.sentiment_score or 0.0))
     truth = np.asarray(labels, dtype=np.int64)
-    result = classification_metrics(truth, probabilities.argmax(axis=1).astype(np.int64))
+    result = classification_metrics(truth, np.asarray(predicted, dtype=np.int64))
     polar = truth != CLASSES.index("neutral")
-    scores = probabilities[:, 2] + 0.5 * probabilities[:, 1]
-    leaning_positive = scores[polar] >= 0.5
+    leaning_positive = np.asarray(scores)[polar] >= 0.5
     is_positive = truth[polar] == CLASSES.index("positive")
     result["polarity_accuracy"] = float((leaning_positive == is_positive).mean()) if polar.any() else 0.0
     result["skipped"] = dict(skipped)

@@ -3,8 +3,9 @@
 Scoring a batch (numpy only): canonical text → character 1–3-grams, word unigrams and bigrams
 hashed into ``n_buckets`` → sublinear TF × IDF, L2-normalised → ``x·W + b``; plus ``alpha`` ×
 the snownlp Bayes log scores of the words divided by their number (a per-token, length-tempered
-naive-Bayes vote); plus per-class decision offsets tuned on dev; divided by a temperature fitted
-on dev (calibration only: it never changes the label); then a softmax over
+naive-Bayes vote); plus per-class decision offsets; divided by a temperature (calibration only: it
+never changes the label) — all three chosen by grouped cross-validation on the training corpora,
+never on dev (``crossval.py``); then a softmax over
 negative/neutral/positive. ``score = P(positive) + ½·P(neutral)``.
 """
 
@@ -23,6 +24,7 @@ import numpy.typing as npt
 from analysis.sentiment.bayes import BayesTable
 from analysis.sentiment.canon import Canonicaliser, segment
 from analysis.sentiment.features import extract, sum_by_doc
+from analysis.sentiment.view import SentimentView
 
 __all__ = ["CLASSES", "DEFAULT_MODEL_DIR", "MODEL_FILE", "Sentiment", "SentimentModel", "model_file"]
 
@@ -83,6 +85,7 @@ class SentimentModel:
         self._char_sizes = (int(meta["char_ngrams"][0]), int(meta["char_ngrams"][1]))
         self._bigrams = bool(meta["word_bigrams"])
         self._n_buckets = int(meta["n_buckets"])
+        self.view = SentimentView(meta.get("view", SentimentView.FULL))
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> SentimentModel:
@@ -155,7 +158,12 @@ class SentimentModel:
         """Return unnormalised class scores (before the tuned offsets) for prepared inputs."""
         n_docs = len(canonical)
         docs, buckets, counts, words = extract(
-            canonical, tokens, char_sizes=self._char_sizes, bigrams=self._bigrams, n_buckets=self._n_buckets
+            canonical,
+            tokens,
+            char_sizes=self._char_sizes,
+            bigrams=self._bigrams,
+            n_buckets=self._n_buckets,
+            fold=self._canon.fold,
         )
         values = (1.0 + np.log(counts, dtype=np.float32)) * self._idf[buckets]
         norms = np.sqrt(np.bincount(docs, weights=values * values, minlength=n_docs))

@@ -47,7 +47,7 @@ class TrainReport:
             f"temperature {self.temperature:g}"
         )
         if self.dev is None:
-            lines.append("no dev set: offsets not tuned")
+            lines.append("no dev set given: nothing measured")
             return "\n".join(lines)
         lines.append(
             f"dev: {self.dev['rows']} rows, macro-F1 {self.dev['macro_f1']:.4f}, "

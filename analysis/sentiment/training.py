@@ -15,10 +15,12 @@ from typing import Any
 import numpy as np
 
 from analysis.sentiment.bayes import train_bayes
-from analysis.sentiment.canon import Canonicaliser, opencc_char_table, segment
-from analysis.sentiment.metrics import classification_metrics, is_usable, split_labelled
+from analysis.sentiment.canon import Canonicaliser, opencc_char_table
+from analysis.sentiment.metrics import evaluate, is_usable, split_labelled
 from analysis.sentiment.model import CLASSES, FORMAT_VERSION, MODEL_FILE, SentimentModel
 from analysis.sentiment.report import TrainReport
+from analysis.sentiment.view import SentimentView, view_inputs
+from analysis.tokenize import default_tokenizer
 
 __all__ = [
     "DEFAULTS",
@@ -33,18 +35,23 @@ __all__ = [
 
 DEFAULTS: dict[str, Any] = {
     "c": 4.0,
-    "n_buckets": 2**21,
+    "n_buckets": 2**20,
     "char_ngrams": (1, 3),
     "word_bigrams": True,
     "min_df": 2,
-    "nb_lr": True,
+    "nb_lr": False,
     "bayes_buckets": 2**18,
-    "alpha": 0.1,
+    "alpha": 0.2,
     "alphas": (0.05, 0.1, 0.2, 0.3),
     "prune": 1e-3,
-    "max_iter": 2000,
-    "n_jobs": 2,
+    "max_iter": 500,
+    "n_jobs": 1,
+    "view": "full",
+    "offsets": (0.0, -0.5, 0.0),
+    "temperature": 0.8,
 }
+# view, alpha, offsets and temperature: chosen by grouped 3-fold cross-validation on the shared
+# training corpora (analysis/sentiment/crossval.py, figures in model/PROVENANCE.md), never on dev.
 SHARED_CORPUS_WEIGHTS: dict[str, float] = {
     "nlpcc2013_emotion_train": 0.5,
     "clue_emotion2020": 0.5,
@@ -103,10 +110,12 @@ def train(
     output: Path,
     **hyperparams: Any,
 ) -> TrainReport:
-    """Train, tune on ``dev_rows`` if given, and write ``output/sentiment.npz``.
+    """Train, write ``output/sentiment.npz`` and, if ``dev_rows`` are given, measure them once.
 
-    Rows are ``{"text", "label"}`` (optional ``"weight"``); labels other than positive, neutral
-    and negative are skipped and counted in the report.
+    Nothing is tuned on dev: the snownlp-voice weight ``alpha``, the class ``offsets`` and the
+    ``temperature`` are hyperparameters, chosen by grouped cross-validation on the training corpora
+    (``analysis/sentiment/crossval.py``). Rows are ``{"text", "label"}`` (optional ``"weight"``);
+    labels other than positive, neutral and negative are skipped and counted in the report.
 
     Raises:
         ValueError: fewer than two of positive/neutral/negative in the training rows, an empty
@@ -123,13 +132,17 @@ def train(
     truth = np.asarray(labels, dtype=np.int64)
     active = _active_classes(truth)
     arrays = _fit(texts, truth, weights, params)
-    meta = _meta(params, truth, active)
+    meta = meta_for(params, truth, active)
     model = SentimentModel(arrays, meta)
     report = TrainReport(
         rows_used=meta["trained_rows"], rows_skipped=dict(skipped), hyperparams=meta["hyperparams"]
     )
+    report.alpha, report.offsets = float(params["alpha"]), list(params["offsets"])
+    report.temperature = float(params["temperature"])
     if dev_rows is not None:
-        _tune(model, list(dev_rows), params, report)
+        report.dev = evaluate(model, list(dev_rows))
+        if not report.dev["rows"]:
+            raise ValueError("the dev set has no rows labelled positive/neutral/negative")
     report.seconds = time.monotonic() - started
     meta["dev_macro_f1"] = report.dev_macro_f1
     report.output = str(_write(output, arrays, meta))
@@ -148,13 +161,20 @@ def _active_classes(truth: np.ndarray) -> np.ndarray:
 def _fit(
     texts: list[str], truth: np.ndarray, weights: np.ndarray, params: dict[str, Any]
 ) -> dict[str, np.ndarray]:
-    """Fit the linear model and the snownlp voice; return the arrays stored in the model file."""
+    """Read the texts as the service does (normalised, the model's view, project tokens), then fit."""
+    viewed, tokens = view_inputs(texts, SentimentView(params["view"]), default_tokenizer())
+    return fit_prepared(viewed, tokens, truth, weights, params)
+
+
+def fit_prepared(
+    texts: list[str], tokens: list[list[str]], truth: np.ndarray, weights: np.ndarray, params: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """Fit the linear model and the snownlp voice on view texts and their tokens; return the arrays."""
     from analysis.sentiment import fitting
 
     table = opencc_char_table()
     canonicaliser = Canonicaliser(table)
     canonical = canonicaliser.texts(texts)
-    tokens = [segment(text) for text in canonical]
     counts = fitting.count_matrix(
         canonical,
         tokens,
@@ -175,7 +195,8 @@ def _fit(
     )
     voiced = np.flatnonzero(weights > 0)
     labels = [CLASSES[truth[index]] for index in voiced]
-    bayes = train_bayes([tokens[index] for index in voiced], labels, CLASSES, params["bayes_buckets"])
+    folded = [canonicaliser.fold("\x00".join(tokens[index])).split("\x00") for index in voiced]
+    bayes = train_bayes(folded, labels, CLASSES, params["bayes_buckets"])
     pruned = linear.weights.copy()
     pruned[np.abs(pruned).max(axis=1) < params["prune"]] = 0.0
     return {
@@ -188,7 +209,7 @@ def _fit(
     }
 
 
-def _meta(params: dict[str, Any], truth: np.ndarray, active: np.ndarray) -> dict[str, Any]:
+def meta_for(params: Mapping[str, Any], truth: np.ndarray, active: np.ndarray) -> dict[str, Any]:
     """Describe the model: feature settings, untuned voice weight and offsets, training rows."""
     counts = np.bincount(truth, minlength=3)
     return {
@@ -198,36 +219,15 @@ def _meta(params: dict[str, Any], truth: np.ndarray, active: np.ndarray) -> dict
         "char_ngrams": list(params["char_ngrams"]),
         "word_bigrams": bool(params["word_bigrams"]),
         "n_buckets": int(params["n_buckets"]),
+        "view": str(params["view"]),
         "alpha": float(params["alpha"]),
-        "offsets": [0.0, 0.0, 0.0],
+        "offsets": [float(value) for value in params["offsets"]],
+        "temperature": float(params["temperature"]),
         "hyperparams": {
             key: list(value) if isinstance(value, tuple) else value for key, value in params.items()
         },
         "trained_rows": {label: int(count) for label, count in zip(CLASSES, counts, strict=True)},
     }
-
-
-def _tune(
-    model: SentimentModel, dev_rows: list[Mapping[str, Any]], params: dict[str, Any], report: TrainReport
-) -> None:
-    """Choose the snownlp-voice weight and class offsets on dev rows, then record dev metrics."""
-    from analysis.sentiment.fitting import fit_temperature, tune_offsets
-
-    texts, labels, skipped = split_labelled(dev_rows)
-    if not texts:
-        raise ValueError("the dev set has no rows labelled positive/neutral/negative")
-    canonical, tokens = model.prepare(texts, None)
-    linear = model.logits(canonical, tokens, alpha=0.0)
-    bayes = model.logits(canonical, tokens, alpha=1.0) - linear
-    truth = np.asarray(labels, dtype=np.int64)
-    active = np.asarray(model.meta["active"], dtype=bool)
-    alpha, offsets, _ = tune_offsets(linear, bayes, truth, active, params["alphas"])
-    scores = linear + alpha * bayes + offsets
-    scores[:, ~active] = -np.inf
-    model.meta.update(alpha=alpha, offsets=offsets.tolist(), temperature=fit_temperature(scores, truth))
-    report.dev = classification_metrics(truth, scores.argmax(axis=1))
-    report.dev["skipped"] = dict(skipped)
-    report.alpha, report.offsets, report.temperature = alpha, offsets.tolist(), model.meta["temperature"]
 
 
 def _write(output: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:

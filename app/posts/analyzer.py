@@ -13,11 +13,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analysis.keywords import top_terms
-from analysis.normalize import normalize
+from analysis.analyze import analyze_posts
 from analysis.rules import RuleSet, parse_any
 from analysis.sentiment import SentimentModel
-from analysis.simhash import simhash, to_signed
+from analysis.simhash import to_signed
 from analysis.tokenize import Tokenizer
 from app.posts.ingest import StoredPost
 from app.posts.models import simhash_bands
@@ -74,29 +73,21 @@ class PostAnalyzer:
         return self._topics.match(text)
 
     def analyze_many(self, raws: Sequence[RawPost]) -> list[PostAnalysis]:
-        """Normalise, segment, score, extract keywords and simhash a batch of posts."""
-        normalized = [normalize(_full_text(raw)) for raw in raws]
-        own_texts = [n.own_text or n.text for n in normalized]
-        token_lists = [self.tokenizer.tokens(n.text) for n in normalized]
-        own_tokens = [
-            self.tokenizer.tokens(own) if own != n.text else tokens
-            for own, n, tokens in zip(own_texts, normalized, token_lists, strict=True)
-        ]
-        sentiments = self.model.predict_many(own_texts, own_tokens)
-        results = []
-        for norm, tokens, sentiment in zip(normalized, token_lists, sentiments, strict=True):
-            terms = self.tokenizer.content_terms(tokens)
-            results.append(
-                PostAnalysis(
-                    text=norm.text,
-                    sentiment=sentiment.label,
-                    sentiment_score=round(float(sentiment.score), 4),
-                    keywords=top_terms(terms, k=5),
-                    simhash=simhash(terms or tokens),
-                    topic_ids=self.match(norm.text),
-                )
+        """The one analysis (``analysis.analyze.analyze_posts``) of a batch, plus topic matching."""
+        analysed = analyze_posts(
+            [(raw.title, raw.text or "") for raw in raws], tokenizer=self.tokenizer, model=self.model
+        )
+        return [
+            PostAnalysis(
+                text=result.normalized.text,
+                sentiment=str(result.sentiment),
+                sentiment_score=float(result.sentiment_score or 0.0),
+                keywords=result.keywords,
+                simhash=result.simhash,
+                topic_ids=self.match(result.normalized.text),
             )
-        return results
+            for result in analysed
+        ]
 
     def post_row(
         self, raw: RawPost, analysis: PostAnalysis, *, source_id: int, dedup_key: str, now: datetime
@@ -147,11 +138,3 @@ class PostAnalyzer:
 def _no_nul(value: Any) -> Any:
     """PostgreSQL text cannot hold NUL characters; feeds sometimes carry them."""
     return value.replace("\x00", "") if isinstance(value, str) else value
-
-
-def _full_text(raw: RawPost) -> str:
-    title = (raw.title or "").strip()
-    text = raw.text or ""
-    if title and not text.startswith(title[: max(8, len(title) // 2)]):
-        return f"{title}\n{text}"
-    return text

@@ -1,15 +1,17 @@
-"""analyze_text and the JSONL batch path analyze_records."""
+"""analyze_posts (the one analysis) and the JSONL batch path analyze_records."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.analyze import analyze_records, analyze_text
+from analysis.analyze import analyze_posts, analyze_records, post_text
+from analysis.sentiment.view import SentimentView
 from analysis.simhash import simhash
 from analysis.tokenize import Tokenizer
 
@@ -19,12 +21,32 @@ def tokenizer() -> Tokenizer:
     return Tokenizer(["小米SU7"])
 
 
-def _negative_if_angry(own_text: str, tokens: Sequence[str]) -> tuple[str, float]:
-    return ("negative", -0.9) if "[怒]" in tokens or "坑" in own_text else ("neutral", 0.0)
+@dataclass(frozen=True)
+class Guess:
+    label: str
+    score: float
 
 
-def test_analyze_text_without_sentiment(tokenizer: Tokenizer) -> None:
-    result = analyze_text("小米SU7刹车失灵，太吓人了[怒]", tokenizer=tokenizer)
+class AngryModel:
+    """Negative when the text says 坑 or carries [怒]; records what it was asked."""
+
+    def __init__(self, view: SentimentView = SentimentView.FULL, fail: bool = False) -> None:
+        self.view = view
+        self.fail = fail
+        self.seen: list[tuple[str, list[str]]] = []
+
+    def predict_many(self, texts: Sequence[str], tokens_list: Sequence[Sequence[str]]) -> list[Guess]:
+        if self.fail:
+            raise RuntimeError("model missing")
+        self.seen += [(text, list(tokens)) for text, tokens in zip(texts, tokens_list, strict=True)]
+        return [
+            Guess("negative", 0.123456) if "[怒]" in tokens or "坑" in text else Guess("neutral", 0.5)
+            for text, tokens in zip(texts, tokens_list, strict=True)
+        ]
+
+
+def test_analyze_posts_without_sentiment(tokenizer: Tokenizer) -> None:
+    [result] = analyze_posts([(None, "小米SU7刹车失灵，太吓人了[怒]")], tokenizer=tokenizer)
     assert result.tokens[0] == "小米su7"
     assert "刹车" in result.keywords and "[怒]" not in result.keywords
     assert result.simhash == simhash(result.tokens)
@@ -32,19 +54,29 @@ def test_analyze_text_without_sentiment(tokenizer: Tokenizer) -> None:
     assert len(result.simhash_hex) == 16
 
 
-def test_sentiment_scores_own_text_only(tokenizer: Tokenizer) -> None:
-    seen: list[tuple[str, list[str]]] = []
-
-    def scorer(own_text: str, tokens: Sequence[str]) -> tuple[str, float]:
-        seen.append((own_text, list(tokens)))
-        return _negative_if_angry(own_text, tokens)
-
-    result = analyze_text(
-        "太坑了//@张三:确实//@李四:某品牌汽车刹车失灵", tokenizer=tokenizer, sentiment=scorer
-    )
-    assert seen == [("太坑了", ["太坑", "了"])]
-    assert (result.sentiment, result.sentiment_score) == ("negative", -0.9)
+def test_sentiment_reads_the_view_the_model_was_trained_on(tokenizer: Tokenizer) -> None:
+    text = "太坑了//@张三:确实//@李四:某品牌汽车刹车失灵"
+    own = AngryModel(SentimentView.OWN)
+    [result] = analyze_posts([(None, text)], tokenizer=tokenizer, model=own)
+    assert own.seen == [("太坑了", ["太坑", "了"])]
+    assert (result.sentiment, result.sentiment_score) == ("negative", 0.1235)  # rounded as stored
     assert "刹车" in result.tokens  # tokens and keywords cover the whole chain
+    full = AngryModel(SentimentView.FULL)
+    [same] = analyze_posts([(None, text)], tokenizer=tokenizer, model=full)
+    assert full.seen == [(same.normalized.text, same.tokens)]  # the whole post, tokens segmented once
+
+
+def test_bare_repost_reads_the_chain_in_either_view(tokenizer: Tokenizer) -> None:
+    model = AngryModel(SentimentView.OWN)
+    analyze_posts([(None, "//@张三:这车太坑了")], tokenizer=tokenizer, model=model)
+    assert "太坑" in model.seen[0][0]
+
+
+def test_title_is_folded_in_once(tokenizer: Tokenizer) -> None:
+    assert post_text("刹车失灵事件通报", "今天下午发生") == "刹车失灵事件通报\n今天下午发生"
+    assert post_text("刹车失灵事件通报", "刹车失灵事件通报：今天") == "刹车失灵事件通报：今天"
+    [titled] = analyze_posts([("刹车失灵事件通报", "今天下午发生")], tokenizer=tokenizer)
+    assert "刹车" in titled.tokens
 
 
 def test_analyze_records_adds_fields_and_keeps_input(tokenizer: Tokenizer) -> None:
@@ -52,10 +84,10 @@ def test_analyze_records_adds_fields_and_keeps_input(tokenizer: Tokenizer) -> No
         json.dumps({"id": 1, "text": "小米SU7刹车失灵[怒]", "source": "weibo"}, ensure_ascii=False),
         json.dumps({"id": 2, "text": "這個產品質量太差了"}, ensure_ascii=False),
     ]
-    out = list(analyze_records(lines, tokenizer=tokenizer, sentiment=_negative_if_angry))
+    out = list(analyze_records(lines, tokenizer=tokenizer, model=AngryModel()))
     assert [record["id"] for record in out] == [1, 2]
     assert out[0]["source"] == "weibo" and out[0]["sentiment"] == "negative"
-    assert out[1]["sentiment"] == "neutral" and out[1]["sentiment_score"] == 0.0
+    assert out[1]["sentiment"] == "neutral" and out[1]["sentiment_score"] == 0.5
     for record in out:
         assert "error" not in record
         assert len(record["simhash"]) == 16 and int(record["simhash"], 16) >= 0
@@ -72,6 +104,7 @@ def test_analyze_records_adds_fields_and_keeps_input(tokenizer: Tokenizer) -> No
         ('{"id": 5}', "missing 'text'"),
         ('{"text": 42}', "'text' must be a string, got number"),
         ('{"text": null}', "'text' must be a string, got null"),
+        ('{"text": "好", "title": 3}', "'title' must be a string, got number"),
         ("[" * 100_000, "invalid JSON"),
     ],
 )
@@ -87,12 +120,11 @@ def test_blank_lines_are_skipped_and_line_numbers_count_them(tokenizer: Tokenize
     assert len(out) == 1 and out[0]["error"].startswith("line 3:")
 
 
-def test_failing_scorer_is_reported_per_record(tokenizer: Tokenizer) -> None:
-    def broken(own_text: str, tokens: Sequence[str]) -> tuple[str, float]:
-        raise RuntimeError("model missing")
-
-    [record] = analyze_records(['{"id": 7, "text": "测试"}'], tokenizer=tokenizer, sentiment=broken)
-    assert record["id"] == 7 and "RuntimeError" in record["error"]
+def test_failing_model_is_reported_per_record(tokenizer: Tokenizer) -> None:
+    lines = ['{"id": 7, "text": "测试"}', "oops"]
+    out = list(analyze_records(lines, tokenizer=tokenizer, model=AngryModel(fail=True)))
+    assert out[0]["id"] == 7 and "RuntimeError" in out[0]["error"] and out[0]["error"].startswith("line 1:")
+    assert out[1]["error"].startswith("line 2:")
 
 
 @settings(max_examples=200, deadline=None)

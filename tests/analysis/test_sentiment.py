@@ -15,6 +15,7 @@ from analysis.sentiment import CLASSES, Sentiment, SentimentModel, evaluate, tra
 from analysis.sentiment.bayes import load_snownlp_bayes, train_bayes
 from analysis.sentiment.features import hash_char_ngrams, hash_tokens
 from analysis.sentiment.training import read_jsonl
+from analysis.sentiment.view import SentimentView
 from tests.support.shared import shared_path
 
 TINY = Path(__file__).resolve().parents[1] / "fixtures" / "sentiment" / "tiny.jsonl"
@@ -183,3 +184,36 @@ def test_shipped_model_on_smp2020_dev_sample(model: SentimentModel) -> None:
     metrics = evaluate(model, sample)
     assert metrics["rows"] == 600
     assert metrics["macro_f1"] >= 0.80, json.dumps(metrics["per_class"])
+
+
+def test_dev_is_measured_not_tuned_and_the_view_is_recorded(tmp_path: Path) -> None:
+    rows = read_jsonl(TINY)
+    chosen = {"alpha": 0.2, "offsets": (0.0, -0.3, 0.1), "temperature": 1.5, "view": "own"}
+    report = train(rows, rows, output=tmp_path / "m", n_jobs=1, n_buckets=2**16, **chosen)
+    model = SentimentModel.load(tmp_path / "m")
+    assert (model.meta["alpha"], model.meta["offsets"], model.meta["temperature"]) == (
+        0.2,
+        [0.0, -0.3, 0.1],
+        1.5,
+    )
+    assert model.view is SentimentView.OWN and report.dev is not None and report.dev["rows"] == 60
+
+
+def test_near_duplicates_never_straddle_folds() -> None:
+    from analysis.sentiment.crossval import fold_of, near_duplicate_groups
+    from analysis.simhash import simhash
+    from analysis.tokenize import default_tokenizer
+
+    tokenizer = default_tokenizer()
+    base = "星河汽车刹车又出问题了，四儿子店不给说法，车主们集体维权要求召回"
+    texts = [
+        base,
+        base + "！",
+        "转发：" + base,
+        "今天天气很好，我们去公园散步",
+        "这家餐厅的菜太难吃了，再也不来了",
+    ]
+    groups = near_duplicate_groups([simhash(tokenizer.tokens(text)) for text in texts])
+    assert groups[0] == groups[1] == groups[2] and len({groups[0], groups[3], groups[4]}) == 3
+    folds = fold_of(np.concatenate([groups, np.arange(100, 130)]), 3)
+    assert folds[0] == folds[1] == folds[2] and set(folds.tolist()) == {0, 1, 2}

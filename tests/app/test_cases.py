@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
+from analysis.sentiment.view import SentimentView
 from app.alerts import incidents
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
@@ -16,6 +17,8 @@ from tests.support.seed import now, open_incident
 
 class NeutralModel:
     """No posts are pushed here, so the sentiment model is never asked; this keeps it unloaded."""
+
+    view = SentimentView.FULL
 
     def predict_many(self, texts, tokens_list=None):  # type: ignore[no-untyped-def]
         """Not used."""

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
+from analysis.sentiment.view import SentimentView
 from app.alerts import incidents
 from app.reports.chart import nice_step
 from app.reports.periods import window
@@ -36,6 +37,8 @@ class FakeSentiment:
 
 class KeywordModel:
     """A deterministic stand-in for the sentiment model: 失灵/气死 negative, 点赞 positive."""
+
+    view = SentimentView.FULL
 
     def predict_many(self, texts, tokens_list=None):  # type: ignore[no-untyped-def]
         """Label each text by keyword."""
