@@ -1,5 +1,11 @@
 """The app's view of analysis/: one analyser per process, holding the tokenizer, the sentiment
-model and the compiled topic rules (near-duplicate clusters live in the database: app/posts/clusters.py)."""
+model and the compiled topic rules (near-duplicate clusters live in the database: app/posts/clusters.py).
+
+The text facts of a post (tokens, sentiment, keywords, SimHash) come from `analysis.analyze_posts`
+with the project tokenizer alone: they never depend on which topics a deployment monitors, so the
+service and `yuqing analyze` give the same answer for the same post. Topic rules match the
+normalised text itself (`analysis.rules`), not the tokens.
+"""
 
 from __future__ import annotations
 
@@ -54,7 +60,6 @@ class PostAnalyzer:
         if version == self._topics_version:
             return
         compiled: RuleSet[int] = RuleSet()
-        terms: set[str] = set()
         for topic in session.scalars(select(Topic).where(Topic.enabled.is_(True)).order_by(Topic.id)):
             try:
                 rule = parse_any(topic.rule)
@@ -62,9 +67,7 @@ class PostAnalyzer:
                 log.warning("topic %s has a rule that does not parse; skipped", topic.id)
                 continue
             compiled.add(topic.id, rule)
-            terms |= rule.terms()
         with self._lock:
-            self.tokenizer.add_terms(terms)
             self._topics = compiled
             self._topics_version = version
 
