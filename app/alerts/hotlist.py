@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from analysis.grading import Grade, Grading, RuleHit
 from app.alerts import incidents
-from app.alerts.models import IncidentEvent
 from app.alerts.rollups import bucket_start
 from app.core import metrics
 from app.posts.models import PostTopic
@@ -115,17 +114,15 @@ class HotListAlerts:
         incident = incidents.active_incident(session, topic.id)
         if incident is None:
             return
-        session.add(
-            IncidentEvent(
-                incident_id=incident.id,
-                at=now,
-                kind="hotlist_left",
-                actor="system",
-                message=left_message(change, list_name),
-                data={
-                    "list": list_name,
-                    "best_rank": change.best_rank,
-                    "minutes_on_list": change.minutes_on_list,
-                },
-            )
+        incidents.add_event(
+            session,
+            incident,
+            "hotlist_left",
+            left_message(change, list_name),
+            at=now,
+            data={
+                "list": list_name,
+                "best_rank": change.best_rank,
+                "minutes_on_list": change.minutes_on_list,
+            },
         )

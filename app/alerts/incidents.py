@@ -73,7 +73,7 @@ def incident_title(grade: str, topic_name: str, headline: str) -> str:
     return f"【{GRADE_LABELS[grade]}】{topic_name}：{headline}"
 
 
-def _event(
+def add_event(
     session: Session,
     incident: Incident,
     kind: str,
@@ -83,6 +83,7 @@ def _event(
     actor: str = "system",
     data: dict[str, Any] | None = None,
 ) -> None:
+    """Add an entry to the incident's timeline (the one place timeline rows are made)."""
     session.add(
         IncidentEvent(
             incident_id=incident.id, at=at, kind=kind, actor=actor, message=message, data=data or {}
@@ -181,7 +182,7 @@ def _open(
     )
     session.add(incident)
     session.flush()
-    _event(
+    add_event(
         session,
         incident,
         "opened",
@@ -204,7 +205,7 @@ def _update(
     incident.last_signal_at = now
     new_grade = escalate(incident.grade, grading.grade)
     if new_grade == incident.grade:
-        _event(
+        add_event(
             session,
             incident,
             "alert",
@@ -221,7 +222,7 @@ def _update(
     topic = session.get(Topic, incident.topic_id)
     incident.title = incident_title(new_grade, topic.name if topic else "", headline)
     incident.checklist = _checklist_state(new_grade, incident.checklist)
-    _event(
+    add_event(
         session,
         incident,
         "escalated",
@@ -256,7 +257,7 @@ def acknowledge(
         incident.status = IncidentStatus.ACKNOWLEDGED
         incident.acknowledged_at = now
         incident.acknowledged_by = actor
-        _event(session, incident, "acknowledged", note or f"{actor} 已确认", at=now, actor=actor)
+        add_event(session, incident, "acknowledged", note or f"{actor} 已确认", at=now, actor=actor)
     return incident
 
 
@@ -282,7 +283,7 @@ def _close(session: Session, incident: Incident, *, actor: str, now: datetime, m
     incident.status = IncidentStatus.RESOLVED
     incident.resolved_at = now
     incident.resolved_by = actor
-    _event(session, incident, "resolved", message, at=now, actor=actor)
+    add_event(session, incident, "resolved", message, at=now, actor=actor)
 
 
 def add_note(session: Session, incident_id: int, *, actor: str, text: str, now: datetime) -> IncidentEvent:
@@ -308,7 +309,7 @@ def set_checklist_item(
     else:
         raise NotFound(f"checklist step {code!r} not found on incident {incident_id}")
     incident.checklist = items
-    _event(
+    add_event(
         session,
         incident,
         "checklist",
@@ -357,4 +358,4 @@ def coordination_event(session: Session, incident: Incident, evidence: Any, now:
         f"相似内容在短时间内由多个账号发布：{data['posts']} 条近似帖子，{data['distinct_authors']} 个账号，"
         f"{int(data['window_seconds'] or 0) // 60} 分钟内。仅供人工研判，不构成结论。"
     )
-    _event(session, incident, "coordination", message, at=now, data=data)
+    add_event(session, incident, "coordination", message, at=now, data=data)

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.grading import Grade
+from app.alerts import incidents
 from app.alerts.incidents import NoticeOutcome
 from app.alerts.models import Incident, IncidentEvent, Rollup, Silence
 from app.alerts.rollups import BUCKET, bucket_start
@@ -280,15 +281,13 @@ class Outbox:
         """Say on the timeline that a silence held this notice (reminders are retried, so not logged)."""
         if kind == NoticeKind.REMINDER:
             return
-        session.add(
-            IncidentEvent(
-                incident_id=incident.id,
-                at=now,
-                kind="silenced",
-                actor="system",
-                message=f"{kind.label}通知已静默：{silence.reason}",
-                data={"silence_id": silence.id, "notice_kind": kind.value},
-            )
+        incidents.add_event(
+            session,
+            incident,
+            "silenced",
+            f"{kind.label}通知已静默：{silence.reason}",
+            at=now,
+            data={"silence_id": silence.id, "notice_kind": kind.value},
         )
 
     @staticmethod

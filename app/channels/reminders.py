@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.grading import Grade
+from app.alerts import incidents
 from app.alerts.incidents import NoticeWriter
-from app.alerts.models import Incident, IncidentEvent
+from app.alerts.models import Incident
 from app.core.vocab import IncidentStatus, NoticeKind
 
 log = logging.getLogger(__name__)
@@ -52,15 +53,8 @@ def write_reminders(
             continue  # held by a silence right now: due again at the next tick
         incident.last_reminded_at = now
         minutes = int((now - incident.opened_at).total_seconds() // 60)
-        session.add(
-            IncidentEvent(
-                incident_id=incident.id,
-                at=now,
-                kind="reminder",
-                actor="system",
-                message=f"事件已持续 {minutes} 分钟仍未确认，已再次通知",
-                data={},
-            )
+        incidents.add_event(
+            session, incident, "reminder", f"事件已持续 {minutes} 分钟仍未确认，已再次通知", at=now
         )
         reminded.append(incident.id)
     if reminded:
