@@ -12,8 +12,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.alerts.models import IncidentEvent
 from app.importer import import_posts
 from app.posts.models import Post
+from app.topics import service as topics
+from app.topics.schemas import TopicCreate
+from tests.app.test_alert_flow import NOW, Clock, _push
 from tests.support.seed import create_topic, now, open_incident, post, push
 
 
@@ -143,3 +147,26 @@ def test_csv_import_reads_author_columns_with_chinese_headers(services, db, tmp_
         None,
         None,
     )
+
+
+def test_coordination_evidence_uses_the_real_follower_counts(services, db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as session:
+        topics.create(session=session, data=TopicCreate(name="星河汽车", rule="星河汽车"))
+    services.pipeline.clock = Clock(NOW)
+    text = "星河汽车门店拒绝退款还威胁顾客，大家一起转发让更多人看到"
+    posts = [
+        {
+            "id": f"c{n}",
+            "text": text,
+            "author": f"acct{n}",
+            "published_at": (NOW - timedelta(seconds=20)).isoformat(),
+            # 9 accounts with a handful of followers, 3 large ones; no count for the rest
+            **({"author_followers": 3 if n < 9 else 50_000} if n < 12 else {}),
+        }
+        for n in range(14)
+    ]
+    _push(services, "weibo", posts)
+    with db.session() as session:
+        event = session.scalars(select(IncidentEvent).where(IncidentEvent.kind == "coordination")).one()
+    assert event.data["share_low_follower_authors"] == 0.75  # 9 of the 12 accounts whose count is known
+    assert "已知粉丝数的账号中低粉丝账号占 75%" in event.message
