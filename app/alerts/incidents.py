@@ -352,7 +352,7 @@ def coordination_event(session: Session, incident: Incident, evidence: Any, now:
         "distinct_authors": getattr(evidence, "distinct_authors", None),
         "window_seconds": getattr(evidence, "window_seconds", None),
         "authors_sample": list(getattr(evidence, "authors_sample", []) or [])[:10],
-        # of the accounts whose follower count a source gave, the share with few followers (None: none gave it)
+        # among accounts whose follower count a source gave, the share with few (None: none gave one)
         "share_low_follower_authors": getattr(evidence, "share_low_follower_authors", None),
     }
     low = data["share_low_follower_authors"]
