@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.alerts.models import IncidentEvent
 from app.importer import import_posts
-from app.posts.models import Post
+from app.posts.models import IngestBatch, Post
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
 from tests.app.test_alert_flow import NOW, Clock, _push
@@ -170,3 +170,36 @@ def test_coordination_evidence_uses_the_real_follower_counts(services, db) -> No
         event = session.scalars(select(IncidentEvent).where(IncidentEvent.kind == "coordination")).one()
     assert event.data["share_low_follower_authors"] == 0.75  # 9 of the 12 accounts whose count is known
     assert "已知粉丝数的账号中低粉丝账号占 75%" in event.message
+
+
+def test_queued_push_keeps_the_reach_until_a_worker_stores_it(services, db) -> None:  # type: ignore[no-untyped-def]
+    pipeline = services.pipeline
+    pipeline.queue_pushes = True
+    at = now() - timedelta(minutes=5)
+    sent = [
+        post("q1", "排队入库的一条", at, author_id="3001", author_followers=77_000, author_verified=True),
+        post("q2", "旧格式：没有作者字段", at),
+    ]
+    result = pipeline.push("queued-reach", sent)
+    assert (result.accepted, result.queued) == (2, 2)
+    with db.session() as session:
+        batch = session.scalars(select(IngestBatch)).one()
+        queued = {p["external_id"]: p for p in batch.posts}
+        assert (queued["q1"]["author_id"], queued["q1"]["author_followers"]) == ("3001", 77_000)
+        # q2 as a batch queued before these fields existed holds it: without the keys, still read
+        old = {k: v for k, v in queued["q2"].items() if not k.startswith("author_")}
+        batch.posts = [queued["q1"], old]
+    while pipeline.ingest_queued("test-worker") is not None:
+        pass
+    with db.session() as session:
+        stored = {p.external_id: p for p in session.scalars(select(Post))}
+    assert (stored["q1"].author_id, stored["q1"].author_followers, stored["q1"].author_verified) == (
+        "3001",
+        77_000,
+        True,
+    )
+    assert (stored["q2"].author_id, stored["q2"].author_followers, stored["q2"].author_verified) == (
+        None,
+        None,
+        None,
+    )
