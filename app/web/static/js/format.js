@@ -53,6 +53,16 @@ export function count(value) {
   return Number(value || 0).toLocaleString('zh-CN');
 }
 
+/** An author as shown beside a post: the name, 认证 when verified, the follower count when known. */
+export function authorText(post) {
+  const parts = [post.author || '匿名'];
+  if (post.author_verified) parts.push('认证');
+  if (post.author_followers !== null && post.author_followers !== undefined) {
+    parts.push(`粉丝 ${count(post.author_followers)}`);
+  }
+  return parts.join(' · ');
+}
+
 /** An input value for display (lists joined, floats rounded). */
 export function inputValue(name, value) {
   if (Array.isArray(value)) return value.length ? value.join('、') : '—';

@@ -2,7 +2,7 @@
 
 import {api} from './api.js';
 import {card, empty, h, replace} from './dom.js';
-import {DETECTOR, GRADE, PLATFORM, TIME_AXIS_LABELS, count, formatTime} from './format.js';
+import {DETECTOR, GRADE, PLATFORM, TIME_AXIS_LABELS, authorText, count, formatTime} from './format.js';
 import {postActions} from './postactions.js';
 
 const PAGE = 10;
@@ -11,8 +11,7 @@ function storyPost(post, context) {
   const actions = postActions(post, context, () => item.replaceWith(storyPost(post, context)));
   const item = h('li', {class: 'post', dataset: {postId: post.id}},
     h('div', {class: 'meta'}, actions.badge, h('span', {}, formatTime(post.published_at)),
-      h('span', {}, (post.author || '匿名') + (post.author_verified ? ' 认证' : '')),
-      post.author_followers == null ? null : h('span', {class: 'muted'}, `粉丝 ${count(post.author_followers)}`), h('span', {}, PLATFORM[post.platform] || post.platform || '未知平台'),
+      h('span', {}, authorText(post)), h('span', {}, PLATFORM[post.platform] || post.platform || '未知平台'),
       h('span', {class: 'muted'}, post.source), h('span', {}, `互动 ${count(post.engagement)}`), actions.row),
     post.title ? h('div', {class: 'title'}, post.title) : null,
     h('div', {class: 'text'}, post.text));
