@@ -203,3 +203,30 @@ def test_queued_push_keeps_the_reach_until_a_worker_stores_it(services, db) -> N
         None,
         None,
     )
+
+
+def test_xlsx_import_reads_numeric_author_cells(services, db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["id", "text", "author", "用户ID", "followers", "verified"])
+    sheet.append(["x1", "表格：门店关门了", "门店观察", 4001, 52000, True])
+    sheet.append(["x2", "表格：数字存成小数", "小数账号", 4002.0, 1300.0, 0])
+    path = tmp_path / "accounts.xlsx"
+    book.save(path)
+    report = import_posts(services.pipeline, path, "xlsx-export", progress=False)
+    assert (report.accepted, report.rejected) == (2, [])
+    with db.session() as session:
+        posts = {p.external_id: p for p in session.scalars(select(Post))}
+    assert (posts["x1"].author_id, posts["x1"].author_followers, posts["x1"].author_verified) == (
+        "4001",
+        52000,
+        True,
+    )
+    assert (posts["x2"].author_id, posts["x2"].author_followers, posts["x2"].author_verified) == (
+        "4002",
+        1300,
+        False,
+    )
