@@ -58,6 +58,7 @@ RULE_LABELS: dict[str, str] = {
     "influential.platforms": "跨平台扩散",
     "influential.sources": "多个来源同时出现",
     "influential.hotlist": "登上热搜/热榜",
+    "influential.reach": "大号或认证账号参与传播",
     "persistent.duration": "持续时间长",
     "persistent.recurrence": "近期反复出现",
     "general.spike": "小范围波动",
@@ -87,7 +88,9 @@ class GradingInputs:
     """Everything a grade is decided from; each field is shown to the user.
 
     `critical_posts` of the `scanned_posts` recent posts of the wave mention a critical term;
-    `critical_terms` are the terms found.
+    `critical_terms` are the terms found. Reach, where sources give it: `max_followers` is the largest
+    follower count among the wave's authors (None: no source gave one), `verified_authors` how many
+    of them are verified (认证) accounts.
     """
 
     observed: float
@@ -108,6 +111,8 @@ class GradingInputs:
     critical_terms: tuple[str, ...] = ()
     critical_posts: int = 0
     scanned_posts: int = 0
+    max_followers: int | None = None
+    verified_authors: int = 0
 
     @property
     def critical_share(self) -> float:
@@ -130,6 +135,9 @@ class GradePolicy:
     only when they run through the wave: at least `critical_share` of its posts mention one, with
     `critical_min_observed` posts at `critical_min_ratio`× baseline and `critical_negative_share`
     negative. High engagement counts the same way (`severe_engagement` with a real, negative rise).
+
+    影响类 by reach: an author of the wave with at least `influential_followers` followers, or at least
+    `influential_verified` verified (认证) authors (0 turns the verified condition off).
     """
 
     severe_ratio: float = 8.0
@@ -143,6 +151,8 @@ class GradePolicy:
     influential_platforms: int = 3
     influential_sources: int = 5
     influential_media: int = 1
+    influential_followers: int = 1_000_000
+    influential_verified: int = 1
     persistent_minutes: float = 120.0
     persistent_recurrences: int = 2
 
@@ -267,7 +277,21 @@ def _influential_rules(i: GradingInputs, p: GradePolicy) -> list[RuleHit]:
                 f"{i.distinct_sources} 个来源同时出现（≥{p.influential_sources}）",
             )
         )
+    reach = _reach_hit(i, p)
+    if reach is not None:
+        hits.append(reach)
     return hits
+
+
+def _reach_hit(i: GradingInputs, p: GradePolicy) -> RuleHit | None:
+    reasons = []
+    if i.max_followers is not None and i.max_followers >= p.influential_followers:
+        reasons.append(f"粉丝最多的账号有 {i.max_followers:,} 粉丝（≥{p.influential_followers:,}）")
+    if p.influential_verified > 0 and i.verified_authors >= p.influential_verified:
+        reasons.append(f"{i.verified_authors} 个认证账号参与（≥{p.influential_verified}）")
+    if not reasons:
+        return None
+    return RuleHit("influential.reach", Grade.INFLUENTIAL, "；".join(reasons))
 
 
 def _persistent_rules(i: GradingInputs, p: GradePolicy) -> list[RuleHit]:

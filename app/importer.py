@@ -32,10 +32,26 @@ from rich.progress import Progress
 from app.pipeline import Pipeline
 from app.posts.schemas import AdjustedPost, RejectedPost
 from collectors.charset import BOMS, detect_charset
-from collectors.values import parse_time_detail
+from collectors.values import parse_count, parse_flag, parse_time_detail
 from collectors.zeeschuimer import CaptureError, is_capture, map_capture
 
 _ENGAGEMENT_PREFIX = "engagement."
+# Table headers for the author's account and reach (the push field names work too).
+AUTHOR_COLUMNS = {
+    "author_id": "author_id",
+    "作者id": "author_id",
+    "作者ID": "author_id",
+    "用户id": "author_id",
+    "用户ID": "author_id",
+    "followers": "author_followers",
+    "author_followers": "author_followers",
+    "粉丝数": "author_followers",
+    "粉丝": "author_followers",
+    "verified": "author_verified",
+    "author_verified": "author_verified",
+    "认证": "author_verified",
+    "是否认证": "author_verified",
+}
 CHINESE_CODECS = frozenset({"gb18030", "gbk", "gb2312"})  # GB18030 reads all three
 
 
@@ -107,8 +123,26 @@ def _csv_value(key: str, value: str) -> Any:
     return value
 
 
+def _author_value(name: str, value: Any) -> Any:
+    """A table cell of the author columns as its push value: followers as a count (1234, 1.2万),
+    verified as a flag (true/false, 是/否, 1/0, 已认证/未认证); a cell that is neither is passed on
+    as written, so the post is rejected with the reason instead of losing the value."""
+    if name == "author_followers":
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        count = parse_count(value) if isinstance(value, str) else None
+        return value if count is None else count
+    if name == "author_verified":
+        flag = parse_flag(value)
+        return value if flag is None else flag
+    if name == "author_id" and isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a spreadsheet stores a numeric id as a number
+    return value
+
+
 def _table_item(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Any]:
-    """One table row (CSV or spreadsheet) as a post: `engagement.<name>` columns grouped."""
+    """One table row (CSV or spreadsheet) as a post: `engagement.<name>` columns grouped, author
+    columns (`AUTHOR_COLUMNS`, Chinese headers too) read as their push fields."""
     item: dict[str, Any] = {}
     engagement: dict[str, Any] = {}
     for key, value in pairs:
@@ -118,7 +152,10 @@ def _table_item(pairs: Iterable[tuple[Any, Any]]) -> dict[str, Any]:
         parsed = _csv_value(name, value) if isinstance(value, str) else value
         if parsed is None:
             continue
-        if name.startswith(_ENGAGEMENT_PREFIX):
+        if name in AUTHOR_COLUMNS:
+            name = AUTHOR_COLUMNS[name]
+            item[name] = _author_value(name, parsed)
+        elif name.startswith(_ENGAGEMENT_PREFIX):
             engagement[name[len(_ENGAGEMENT_PREFIX) :]] = parsed
         else:
             item[name] = parsed

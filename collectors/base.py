@@ -72,6 +72,11 @@ class RawPost:
     text: str
     raw: str = ""
     author: str | None = None
+    # The author's account as the platform names it, its follower count and its verified (认证)
+    # status, where the source gives them; None when it does not.
+    author_id: str | None = None
+    author_followers: int | None = None
+    author_verified: bool | None = None
     published_at: datetime | None = None
     engagement: dict[str, int] = field(default_factory=dict)
     platform: str | None = None

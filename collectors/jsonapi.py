@@ -20,9 +20,20 @@ from collectors.base import Collector, CollectResult, ParseError, RawPost, Sourc
 from collectors.html import html_to_text
 from collectors.http import Fetcher
 from collectors.jsondoc import load_json
-from collectors.values import get_path, guess_platform, parse_count, parse_time, plural
+from collectors.values import get_path, guess_platform, parse_count, parse_flag, parse_time, plural
 
-PLAIN_FIELDS = ("id", "text", "title", "url", "author", "published_at", "lang")
+PLAIN_FIELDS = (
+    "id",
+    "text",
+    "title",
+    "url",
+    "author",
+    "author_id",
+    "author_followers",
+    "author_verified",
+    "published_at",
+    "lang",
+)
 TIME_KEYWORDS = ("iso", "epoch", "epoch_ms")
 FORBIDDEN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "te", "upgrade"})
 _PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
@@ -244,6 +255,9 @@ def _item_post(item: Any, options: JsonApiOptions, zone: ZoneInfo, source_url: s
         text=text,
         raw=raw_text or "",
         author=_scalar(value("author")),
+        author_id=_scalar(value("author_id")),
+        author_followers=parse_count(value("author_followers")),
+        author_verified=parse_flag(value("author_verified")),
         published_at=_time(value("published_at"), options.time_format, zone),
         engagement=engagement,
         platform=options.platform or guess_platform(url) or guess_platform(source_url),

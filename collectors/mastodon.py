@@ -211,6 +211,9 @@ def status_to_post(status: dict[str, Any]) -> RawPost | None:
         text=text,
         raw=content,
         author=account.get("acct") or account.get("username"),
+        author_id=str(account["id"]) if account.get("id") is not None else None,
+        author_followers=parse_count(account.get("followers_count")),
+        author_verified=None,  # Mastodon has no verified accounts (profile-link checks are not one)
         published_at=parse_time(inner.get("created_at")),
         engagement={
             name: count

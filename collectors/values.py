@@ -194,6 +194,26 @@ def parse_count(value: Any) -> int | None:
     return int(round(number * _COUNT_UNITS[match.group(2)]))
 
 
+TRUE_WORDS = frozenset({"true", "yes", "1", "是", "已认证", "认证", "y"})
+FALSE_WORDS = frozenset({"false", "no", "0", "否", "未认证", "n"})
+
+
+def parse_flag(value: Any) -> bool | None:
+    """A yes/no value (a verified mark) from a bool, 0/1, or text such as true/false, 是/否, 已认证/未认证;
+    None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    return None
+
+
 def get_path(item: Any, path: str) -> Any:
     """The value at a dotted path (`data.items`, `images.0.url`); `""` is the item itself; None if absent."""
     if path == "":

@@ -3,9 +3,9 @@
 Each line is `{"nav_index", "item_id", "timestamp_collected", "source_platform", "source_platform_url",
 "source_url", "user_agent", "data": {...}}` where `data` is the platform's own object as its web page
 received it. `map_capture` turns one line into a post in the push shape (`id`, `text`, `title`, `url`,
-`author`, `platform`, `published_at`, `engagement`) for 抖音 (API and embedded shapes), 小红书 (API,
-embedded and HTML-mapped shapes) and 微博 (the web API's `mblog`), or raises `CaptureError` saying why
-a line cannot be used. Pure: no I/O.
+`author`, `author_id`, `author_followers`, `author_verified`, `platform`, `published_at`,
+`engagement`) for 抖音 (API and embedded shapes), 小红书 (API, embedded and HTML-mapped shapes) and
+微博 (the web API's `mblog`), or raises `CaptureError` saying why a line cannot be used. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -80,6 +80,16 @@ def _count(value: Any) -> int | None:
     return None
 
 
+def _followers(value: Any) -> int | None:
+    """A follower count as the platform gives it (e.g. 1234 or "12.3万"); None when absent or not a count."""
+    count = _count(value)
+    return count if count is not None and count >= 0 else None
+
+
+def _account_id(value: Any) -> str | None:
+    return str(value) if isinstance(value, int | str) and not isinstance(value, bool) and str(value) else None
+
+
 def _douyin(item: dict[str, Any]) -> dict[str, Any]:
     embedded = bool(item.get("ZS_collected_from_embed"))
     aweme = item.get("awemeId" if embedded else "aweme_id")
@@ -96,6 +106,8 @@ def _douyin(item: dict[str, Any]) -> dict[str, Any]:
         "text": item.get("desc") or "",
         "url": f"https://www.douyin.com/video/{aweme}" if aweme else None,
         "author": author.get("nickname"),
+        "author_id": _account_id(author.get("uid")),
+        "author_followers": _followers(author.get("followerCount" if embedded else "follower_count")),
         "published_at": _epoch(item.get("createTime" if embedded else "create_time")),
         "engagement": {"likes": likes, "comments": comments, "shares": shares, "collects": collects},
     }
@@ -125,12 +137,14 @@ def _xiaohongshu(post: dict[str, Any]) -> dict[str, Any]:
     comments = info.get("commentCount", info.get("comment_count"))
     collected = info.get("collectedCount", info.get("collected_count"))
     millis = note.get("time")
+    user = note.get("user") or {}
     return {
         "id": str(note_id) if note_id else None,
         "title": note.get("display_title") or note.get("title"),
         "text": note.get("desc") or "",
         "url": f"https://www.xiaohongshu.com/explore/{note_id}" if note_id else None,
-        "author": (note.get("user") or {}).get("nickname"),
+        "author": user.get("nickname"),
+        "author_id": _account_id(user.get("user_id") or user.get("userId")),
         "published_at": _epoch(millis / 1000) if isinstance(millis, int | float) else None,
         "engagement": {"likes": _count(liked), "comments": _count(comments), "collects": _count(collected)},
     }
@@ -161,6 +175,9 @@ def _weibo(mblog: dict[str, Any]) -> dict[str, Any]:
         "text": text,
         "url": f"https://weibo.com/{uid}/{mblog.get('mblogid') or mid}" if uid and mid else None,
         "author": user.get("screen_name"),
+        "author_id": _account_id(uid),
+        "author_followers": _followers(user.get("followers_count")),
+        "author_verified": user["verified"] if isinstance(user.get("verified"), bool) else None,
         "published_at": published,
         "engagement": {
             "reposts": _count(mblog.get("reposts_count")),

@@ -24,3 +24,20 @@ def test_module_parses(module: str) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_author_text_shows_verified_and_followers_only_when_known(tmp_path: Path) -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed here (Debian package nodejs)")
+    script = tmp_path / "author.mjs"
+    script.write_text(
+        f"import {{authorText}} from '{(STATIC / 'format.js').as_uri()}';\n"
+        "for (const p of [{author: '大V财经', author_verified: true, author_followers: 3200000},"
+        " {author: '路人', author_verified: false, author_followers: 0}, {author: null}])"
+        " console.log(authorText(p));\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["大V财经 · 认证 · 粉丝 3,200,000", "路人 · 粉丝 0", "匿名"]

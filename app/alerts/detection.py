@@ -339,7 +339,7 @@ def _cluster_posts(
     ids = sorted(clusters)
     head = func.coalesce(Post.cluster_id, Post.id)
     stmt = (
-        select(head, Post.author, Post.source_id, Post.published_at)
+        select(head, Post.author, Post.source_id, Post.published_at, Post.author_followers)
         .join(PostTopic, PostTopic.post_id == Post.id)
         .where(
             PostTopic.topic_id == topic_id,
@@ -350,8 +350,14 @@ def _cluster_posts(
         .limit(limit)
     )
     return [
-        PostSignal(cluster_id=int(cluster), author=author or "", source=str(source), created_at=published)
-        for cluster, author, source, published in session.execute(stmt)
+        PostSignal(
+            cluster_id=int(cluster),
+            author=author or "",
+            source=str(source),
+            created_at=published,
+            followers=followers,  # the follower count where the source gave one (low-follower evidence)
+        )
+        for cluster, author, source, published, followers in session.execute(stmt)
     ]
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from analysis.grading import GradePolicy, GradingInputs, critical_mentions, grade, headline
@@ -227,6 +227,7 @@ class AlertEngine:
             list(topic.critical_terms or []) or list(self.config.critical_terms),
         )
         baseline = float(decision.baseline or 0.0)
+        max_followers, verified_authors = _reach(session, topic.id, since)
         return GradingInputs(
             observed=round(window.total, 1),
             baseline=round(baseline, 2),
@@ -246,6 +247,8 @@ class AlertEngine:
             critical_terms=critical.terms,
             critical_posts=critical.posts,
             scanned_posts=critical.scanned,
+            max_followers=max_followers,
+            verified_authors=verified_authors,
         )
 
     def tick(self, session: Session, now: datetime) -> None:
@@ -273,6 +276,22 @@ def _members(session: Session, topic_id: int, since: datetime) -> dict[str, set[
     for kind, member in session.execute(stmt):
         found.setdefault(kind, set()).add(member)
     return found
+
+
+def _reach(session: Session, topic_id: int, since: datetime) -> tuple[int | None, int]:
+    """The wave's reach where sources gave it: the largest follower count among its authors (None when
+    no post carried one) and how many distinct authors are verified (认证)."""
+    verified = func.coalesce(Post.author_id, Post.author)
+    stmt = (
+        select(
+            func.max(Post.author_followers),
+            func.count(func.distinct(case((Post.author_verified.is_(True), verified)))),
+        )
+        .join(PostTopic, PostTopic.post_id == Post.id)
+        .where(PostTopic.topic_id == topic_id, PostTopic.published_at >= since)
+    )
+    followers, verified_count = session.execute(stmt).one()
+    return (None if followers is None else int(followers)), int(verified_count or 0)
 
 
 def _recent_texts(session: Session, topic_id: int, since: datetime, limit: int = 300) -> list[str]:

@@ -353,9 +353,13 @@ def coordination_event(session: Session, incident: Incident, evidence: Any, now:
         "distinct_authors": getattr(evidence, "distinct_authors", None),
         "window_seconds": getattr(evidence, "window_seconds", None),
         "authors_sample": list(getattr(evidence, "authors_sample", []) or [])[:10],
+        # among accounts whose follower count a source gave, the share with few (None: none gave one)
+        "share_low_follower_authors": getattr(evidence, "share_low_follower_authors", None),
     }
+    low = data["share_low_follower_authors"]
+    followers = f"已知粉丝数的账号中低粉丝账号占 {low:.0%}；" if low is not None else ""
     message = (
         f"相似内容在短时间内由多个账号发布：{data['posts']} 条近似帖子，{data['distinct_authors']} 个账号，"
-        f"{int(data['window_seconds'] or 0) // 60} 分钟内。仅供人工研判，不构成结论。"
+        f"{int(data['window_seconds'] or 0) // 60} 分钟内。{followers}仅供人工研判，不构成结论。"
     )
     add_event(session, incident, "coordination", message, at=now, data=data)

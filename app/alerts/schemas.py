@@ -228,6 +228,8 @@ class StoryPost(BaseModel):
     title: str | None
     url: str | None
     author: str | None
+    author_followers: int | None = None
+    author_verified: bool | None = None
     platform: str | None
     source: str
     published_at: datetime
@@ -238,9 +240,13 @@ class StoryPost(BaseModel):
 
 
 class StoryAccount(BaseModel):
-    """An account that carried the story: its posts and their engagement in the window."""
+    """An account that carried the story: its posts and their engagement in the window, and its
+    reach where the source gave it (the largest follower count seen; verified if any post said so)."""
 
     author: str
+    author_id: str | None = None
+    followers: int | None = Field(default=None, description="粉丝数（未知为 null）")
+    verified: bool | None = Field(default=None, description="是否认证账号（未知为 null）")
     platform: str | None
     posts: int
     engagement: int

@@ -76,6 +76,8 @@ def _post(row: Post, sources: dict[int, str]) -> StoryPost:
         title=row.title,
         url=row.url,
         author=row.author,
+        author_followers=row.author_followers,
+        author_verified=row.author_verified,
         platform=row.platform,
         source=sources.get(row.source_id, ""),
         published_at=row.published_at,
@@ -126,10 +128,16 @@ def _posts(session: Session, topic_id: int, win: StoryWindow, *, limit: int, off
 
 
 def _accounts(session: Session, topic_id: int, win: StoryWindow) -> list[StoryAccount]:
+    """The accounts that carried the story, by reach where known (followers, largest first; accounts
+    of unknown reach after), then by posts and engagement."""
     posts = func.count(Post.id)
+    followers = func.max(Post.author_followers)
     stmt = (
         select(
             Post.author,
+            func.max(Post.author_id),
+            followers,
+            func.max(case((Post.author_verified.is_(True), 1), (Post.author_verified.is_(False), 0))),
             func.max(Post.platform),
             posts,
             func.coalesce(func.sum(Post.engagement_total), 0),
@@ -139,19 +147,28 @@ def _accounts(session: Session, topic_id: int, win: StoryWindow) -> list[StoryAc
         .join(PostTopic, _in_window(topic_id, win))
         .where(Post.author.is_not(None))
         .group_by(Post.author)
-        .order_by(posts.desc(), func.sum(Post.engagement_total).desc(), Post.author)
+        .order_by(
+            func.coalesce(followers, -1).desc(),
+            posts.desc(),
+            func.sum(Post.engagement_total).desc(),
+            Post.author,
+        )
         .limit(TOP_ACCOUNTS)
     )
+    rows = session.execute(stmt).all()
     return [
         StoryAccount(
             author=author,
+            author_id=author_id,
+            followers=None if reach is None else int(reach),
+            verified=None if verified is None else bool(verified),
             platform=platform,
             posts=int(count),
             engagement=int(engagement or 0),
             negative=int(negative or 0),
             first_seen=first,
         )
-        for author, platform, count, engagement, negative, first in session.execute(stmt)
+        for author, author_id, reach, verified, platform, count, engagement, negative, first in rows
     ]
 
 

@@ -28,6 +28,8 @@ INPUT_LABELS = {
     "critical_terms": "命中的关键风险词",
     "critical_posts": "提到风险词的帖子（条）",
     "scanned_posts": "近 1 小时参与判定的帖子（条）",
+    "max_followers": "参与账号最大粉丝数",
+    "verified_authors": "参与的认证账号数",
 }
 DETECTOR_LABELS = {
     "volume": "声量突增",
@@ -147,11 +149,12 @@ def _grading(case: Case, snap: dict[str, Any]) -> list[str]:
         for key, label in INPUT_LABELS.items():
             if key in inputs:
                 value = inputs[key]
-                shown = (
-                    "、".join(value)
-                    if isinstance(value, list)
-                    else (f"{value:.1%}" if key == "negative_share" else str(value))
-                )
+                if value is None:
+                    shown = ""
+                elif isinstance(value, list):
+                    shown = "、".join(value)
+                else:
+                    shown = f"{value:.1%}" if key == "negative_share" else str(value)
                 lines.append(f"| {label} | {md_text(shown or '—')} |")
     return [*lines, ""]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +31,11 @@ class Post(Base):
     raw: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(String(255))
+    # The author's platform account id, follower count and verified (认证) status where the source
+    # gives them (NULL: unknown); incidents name the accounts that carried a story by these.
+    author_id: Mapped[str | None] = mapped_column(String(255))
+    author_followers: Mapped[int | None] = mapped_column(BigInteger)
+    author_verified: Mapped[bool | None] = mapped_column(Boolean)
     platform: Mapped[str | None] = mapped_column(String(32))
     lang: Mapped[str | None] = mapped_column(String(16))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -21,6 +21,9 @@ class PushPost(BaseModel):
     text: str = Field(min_length=1, max_length=100_000)
     title: str | None = Field(default=None, max_length=2000)
     author: str | None = Field(default=None, max_length=255)
+    author_id: str | None = Field(default=None, max_length=255, description="作者在平台上的账号 ID")
+    author_followers: int | None = Field(default=None, description="作者的粉丝数（≥ 0）")
+    author_verified: bool | None = Field(default=None, description="作者是否为认证账号（加 V）")
     url: str | None = Field(default=None, max_length=4000)
     published_at: datetime | None = None
     platform: str | None = Field(default=None, max_length=32)
@@ -32,6 +35,31 @@ class PushPost(BaseModel):
         if isinstance(value, bool):
             raise ValueError("id must be a string or a number")
         return str(value) if isinstance(value, int) else value
+
+    @field_validator("author_id", mode="before")
+    @classmethod
+    def _author_id_to_str(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("author_id 须为字符串或整数")
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("author_followers", mode="before")
+    @classmethod
+    def _followers_count(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"粉丝数须为非负整数，收到 {value!r}")
+        if value < 0:
+            raise ValueError(f"粉丝数不能为负数，收到 {value}")
+        return value
+
+    @field_validator("author_verified", mode="before")
+    @classmethod
+    def _verified_bool(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"认证状态须为 true 或 false，收到 {value!r}")
+        return value
 
     @field_validator("text")
     @classmethod
@@ -66,6 +94,9 @@ class PushRequest(BaseModel):
                             "id": "4890123",
                             "text": "某品牌新车刹车失灵，太吓人了[怒]",
                             "author": "用户A",
+                            "author_id": "1234567890",
+                            "author_followers": 52000,
+                            "author_verified": False,
                             "url": "https://weibo.com/1234567890/N1a2b3c",
                             "published_at": "2026-11-23T08:00:00+08:00",
                             "engagement": {"reposts": 12, "comments": 30, "likes": 88},
@@ -129,6 +160,9 @@ class PostRead(BaseModel):
     title: str | None
     text: str
     author: str | None
+    author_id: str | None = None
+    author_followers: int | None = None
+    author_verified: bool | None = None
     platform: str | None
     published_at: datetime
     collected_at: datetime

@@ -29,6 +29,9 @@ EXPORT_COLUMNS = (
     "source_id",
     "platform",
     "author",
+    "author_id",
+    "author_followers",
+    "author_verified",
     "sentiment",
     "sentiment_score",
     "title",
@@ -41,7 +44,7 @@ EXPORT_COLUMNS = (
     "collected_at",
 )
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_TEXT_COLUMNS = {"author", "title", "text", "url", "external_id", "platform"}
+_TEXT_COLUMNS = {"author", "author_id", "title", "text", "url", "external_id", "platform"}
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,11 @@ def _critical(terms: tuple[str, ...], posts: int, scanned: int) -> dict[str, obj
         ),  # no rise
         ({"engagement": 150_000}, "severe", "severe.engagement"),
         ({"engagement": 150_000, "ratio": 1.2}, "general", "general.spike"),  # old posts, no new wave
+        ({"max_followers": 1_000_000}, "influential", "influential.reach"),  # a large account carried it
+        ({"max_followers": 999_999}, "general", "general.spike"),
+        ({"max_followers": None}, "general", "general.spike"),  # no source gave followers
+        ({"verified_authors": 1}, "influential", "influential.reach"),  # a verified (认证) account
+        ({"verified_authors": 0, "max_followers": 5_000}, "general", "general.spike"),
     ],
 )
 def test_each_grade_is_reachable_by_its_rule(overrides, expected_grade, expected_rule) -> None:  # type: ignore[no-untyped-def]
@@ -133,6 +138,25 @@ def test_the_highest_rule_wins_and_all_hits_are_listed() -> None:
     assert result.grade == "influential"
     assert {"influential.media", "persistent.duration"} <= set(result.rules)
     assert "general.spike" not in result.rules
+
+
+@pytest.mark.parametrize(
+    "inputs,policy,fires,reason",
+    [
+        ({"max_followers": 2_300_000}, {}, True, "粉丝最多的账号有 2,300,000 粉丝（≥1,000,000）"),
+        ({"max_followers": 60_000}, {"influential_followers": 50_000}, True, "60,000 粉丝（≥50,000）"),
+        ({"verified_authors": 2}, {"influential_verified": 3}, False, ""),
+        ({"verified_authors": 3}, {"influential_verified": 3}, True, "3 个认证账号参与（≥3）"),
+        ({"verified_authors": 4}, {"influential_verified": 0}, False, ""),  # 0: verified does not count
+    ],
+)
+def test_reach_rule_table(inputs, policy, fires, reason) -> None:  # type: ignore[no-untyped-def]
+    result = grade(GradingInputs(**{**BASE, **inputs}), GradePolicy.from_overrides(policy))
+    hits = [hit for hit in result.hits if hit.code == "influential.reach"]
+    assert bool(hits) is fires
+    if fires:
+        assert reason in hits[0].reason and hits[0].label == "大号或认证账号参与传播"
+        assert result.grade == "influential"
 
 
 def test_policy_overrides_change_thresholds() -> None:

@@ -87,3 +87,31 @@ def test_a_complaint_wave_with_copies_is_headed_by_its_volume(services, db) -> N
         assert headline.startswith(("声量", "负面声量", "负面占比")), incident.title
         assert "相似内容" not in incident.title
         assert "高度相似，供人工研判" in incident.title, incident.title
+
+
+def test_a_wave_carried_by_a_large_or_verified_account_is_influential(services, db) -> None:  # type: ignore[no-untyped-def]
+    _setup(services, db)
+    wave = _wave(22, calm_every=3)
+    wave[2].update(author_id="u-big", author_followers=2_300_000)
+    wave[4].update(author_id="u-v1", author_followers=800, author_verified=True)
+    wave[5].update(author_id="u-plain", author_followers=40, author_verified=False)
+    _push(services, "weibo", wave)
+    with db.session() as session:
+        incident = session.scalars(select(Incident)).one()
+        alert = session.scalars(select(Alert).order_by(Alert.id)).first()
+        assert alert is not None
+        assert (alert.inputs["max_followers"], alert.inputs["verified_authors"]) == (2_300_000, 1)
+        assert "influential.reach" in incident.rules and incident.grade in ("influential", "severe")
+
+
+def test_a_wave_of_small_accounts_has_no_reach_rule(services, db) -> None:  # type: ignore[no-untyped-def]
+    _setup(services, db)
+    wave = _wave(22, calm_every=3)
+    wave[2].update(author_id="u-small", author_followers=999_999, author_verified=False)
+    _push(services, "weibo", wave)
+    with db.session() as session:
+        incident = session.scalars(select(Incident)).one()
+        alert = session.scalars(select(Alert).order_by(Alert.id)).first()
+        assert alert is not None
+        assert (alert.inputs["max_followers"], alert.inputs["verified_authors"]) == (999_999, 0)
+        assert "influential.reach" not in incident.rules

@@ -28,6 +28,7 @@ def _seed(base_url: str, db, services) -> int:  # type: ignore[no-untyped-def]
                 author="维权妈妈" if i % 4 == 0 else f"网友{i}",
                 platform="weibo" if i % 2 else "douyin",
                 engagement={"reposts": i * 10},
+                **({"author_followers": 1_280_000, "author_verified": True} if i == 3 else {}),
             )
             for i in range(24)
         ]
@@ -52,6 +53,8 @@ def test_incident_story_and_a_correction_from_the_list(live_server, page, db, ap
     expect(page.locator("#story-posts .post")).to_have_count(20)
     accounts = page.locator("#story-accounts").inner_text()
     assert "维权妈妈" in accounts and "抖音" in accounts
+    top = page.locator("#story-accounts tbody tr").first.inner_text()  # by reach: the large account first
+    assert "网友3 认证" in top and "1,280,000" in top, top
     assert "complaints" in page.locator("#story-sources").inner_text()
     option = page.evaluate(
         "() => { const o = echarts.getInstanceByDom(document.getElementById('story-chart')).getOption();"

@@ -40,6 +40,26 @@ def test_raw_post_times_are_utc() -> None:
         post.text = "changed"  # type: ignore[misc]
 
 
+def test_raw_post_round_trips_through_json_with_the_author_reach() -> None:
+    post = RawPost(
+        text="你好",
+        author="路人甲",
+        author_id="5555",
+        author_followers=1200,
+        author_verified=False,
+        published_at=datetime(2024, 11, 23, 3, 30, tzinfo=UTC),
+    )
+    assert RawPost.from_dict(json.loads(json.dumps(post.to_dict()))) == post
+    older = {k: v for k, v in post.to_dict().items() if not k.startswith("author_")}  # queued before
+    back = RawPost.from_dict(older)
+    assert (back.author, back.author_id, back.author_followers, back.author_verified) == (
+        "路人甲",
+        None,
+        None,
+        None,
+    )
+
+
 def test_source_state_round_trips_through_json() -> None:
     state = SourceState(
         etag='W/"a"', last_modified="Sat, 23 Nov 2024 04:00:00 GMT", cursor="117", extra={"k": [1]}

@@ -19,6 +19,9 @@ OPTIONS: dict[str, Any] = {
         "text": "content",
         "url": "link",
         "author": "user.screen_name",
+        "author_id": "user.idstr",
+        "author_followers": "user.followers_count",
+        "author_verified": "user.verified",
         "published_at": "created_at",
         "engagement.reposts": "counts.reposts",
         "engagement.comments": "counts.comments",
@@ -40,6 +43,8 @@ def test_items_are_mapped_by_dotted_paths(server: LoopbackServer) -> None:
     assert angry.published_at == datetime(2024, 11, 23, 3, 0, tzinfo=UTC)  # epoch milliseconds
     assert angry.engagement == {"reposts": 12000, "comments": 35, "likes": 1024}
     assert angry.platform == "weibo"  # guessed from the item URL
+    assert (angry.author_id, angry.author_followers, angry.author_verified) == ("5555", 123_000, True)
+    assert (fair.author_id, fair.author_followers, fair.author_verified) == ("6666", 88, False)
     assert fair.published_at == datetime(2024, 11, 23, 4, 0, tzinfo=UTC)  # naive, read as Asia/Shanghai
     assert fair.url is None and fair.platform is None
     assert result.warnings == ["skipped 1 item without text at 'content'"]

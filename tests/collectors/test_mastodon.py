@@ -111,6 +111,9 @@ def test_status_mapping_boost_spoiler_and_hidden_url_parts(server: LoopbackServe
     boost = posts["100"]
     assert boost.external_id == "77" and boost.author == "metro@transit.example"
     assert boost.extra["boosted_by"] == "booster"
+    # the boosted status's author and reach, not the booster's; Mastodon has no verified accounts
+    assert (boost.author_id, boost.author_followers, boost.author_verified) == ("694177", 250_000, None)
+    assert (posts["98"].author_id, posts["98"].author_followers) == ("617532", 1520)
     assert boost.text == "原帖：地铁停运，大家注意安排出行 #舆情"
     assert boost.engagement == {"reposts": 20, "likes": 31, "comments": 4, "quotes": 1}
     assert boost.published_at == datetime(2024, 11, 23, 3, 1, 0, 123000, tzinfo=UTC)
@@ -210,6 +213,7 @@ def test_shared_status_entity_example() -> None:
     post = status_to_post(status)
     assert post is not None
     assert post.external_id == "103270115826048975" and post.author == "Gargron"
+    assert (post.author_id, post.author_followers, post.author_verified) == ("1", 322930, None)
     assert post.engagement == {"reposts": 6, "likes": 11, "comments": 5, "quotes": 2}
     assert post.text == (
         '"I lost my inheritance with one wrong digit on my sort code"\n\n'

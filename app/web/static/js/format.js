@@ -22,6 +22,7 @@ export const INPUT = {
   distinct_sources: '来源数', distinct_platforms: '平台数', media_sources: '媒体来源数', authors: '作者数',
   engagement: '互动量', duration_minutes: '持续（分钟）', recurrences: '近 7 天复发次数',
   critical_terms: '关键风险词', critical_posts: '提到风险词的帖数', scanned_posts: '近 1 小时判定帖数',
+  max_followers: '最大粉丝数', verified_authors: '认证账号数',
 };
 export const RANGES = [['24h', '24小时', 24], ['3d', '3天', 72], ['7d', '7天', 168], ['30d', '30天', 720]];
 export const INTERVALS = [['5m', '5分钟', 5], ['1h', '1小时', 60], ['1d', '1天', 1440]];
@@ -50,6 +51,16 @@ export function percent(value) {
 /** Integers with thousands separators. */
 export function count(value) {
   return Number(value || 0).toLocaleString('zh-CN');
+}
+
+/** An author as shown beside a post: the name, 认证 when verified, the follower count when known. */
+export function authorText(post) {
+  const parts = [post.author || '匿名'];
+  if (post.author_verified) parts.push('认证');
+  if (post.author_followers !== null && post.author_followers !== undefined) {
+    parts.push(`粉丝 ${count(post.author_followers)}`);
+  }
+  return parts.join(' · ');
 }
 
 /** An input value for display (lists joined, floats rounded). */

@@ -3,14 +3,14 @@
 
 import {api} from './api.js';
 import {externalLink, h} from './dom.js';
-import {PLATFORM, SENTIMENT, formatTime} from './format.js';
+import {PLATFORM, SENTIMENT, authorText, formatTime} from './format.js';
 
 /** Plain-text evidence of a post, as an analyst pastes it into a report or a chat. */
 export function evidenceText(post) {
   return [
     post.title ? `标题：${post.title}` : null,
     `内容：${post.text}`,
-    `作者：${post.author || '匿名'}（${PLATFORM[post.platform] || post.platform || '未知平台'}）`,
+    `作者：${authorText(post)}（${PLATFORM[post.platform] || post.platform || '未知平台'}）`,
     `发布时间：${formatTime(post.published_at, true)}`,
     `链接：${post.url || '无'}`,
     `采集时间：${formatTime(post.collected_at, true)}`,

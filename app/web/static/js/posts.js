@@ -2,7 +2,7 @@
 
 import {api, download} from './api.js';
 import {empty, h, replace} from './dom.js';
-import {PLATFORM, formatTime} from './format.js';
+import {PLATFORM, authorText, formatTime} from './format.js';
 import {postActions} from './postactions.js';
 
 const PAGE = 50;
@@ -14,7 +14,7 @@ function postItem(post, onCluster, context) {
   const clusterHead = post.cluster_id || null;
   const item = h('li', {class: 'post', dataset: {postId: post.id}},
     h('div', {class: 'meta'}, actions.badge, h('span', {}, formatTime(post.published_at)),
-      h('span', {}, post.author || '匿名'), post.platform ? h('span', {}, PLATFORM[post.platform] || post.platform) : null,
+      h('span', {}, authorText(post)), post.platform ? h('span', {}, PLATFORM[post.platform] || post.platform) : null,
       actions.row,
       clusterHead && onCluster ? h('button', {type: 'button', class: 'link small',
         onclick: () => onCluster(clusterHead)}, '相似内容') : null),

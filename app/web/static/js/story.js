@@ -2,7 +2,7 @@
 
 import {api} from './api.js';
 import {card, empty, h, replace} from './dom.js';
-import {DETECTOR, GRADE, PLATFORM, TIME_AXIS_LABELS, count, formatTime} from './format.js';
+import {DETECTOR, GRADE, PLATFORM, TIME_AXIS_LABELS, authorText, count, formatTime} from './format.js';
 import {postActions} from './postactions.js';
 
 const PAGE = 10;
@@ -11,7 +11,7 @@ function storyPost(post, context) {
   const actions = postActions(post, context, () => item.replaceWith(storyPost(post, context)));
   const item = h('li', {class: 'post', dataset: {postId: post.id}},
     h('div', {class: 'meta'}, actions.badge, h('span', {}, formatTime(post.published_at)),
-      h('span', {}, post.author || '匿名'), h('span', {}, PLATFORM[post.platform] || post.platform || '未知平台'),
+      h('span', {}, authorText(post)), h('span', {}, PLATFORM[post.platform] || post.platform || '未知平台'),
       h('span', {class: 'muted'}, post.source), h('span', {}, `互动 ${count(post.engagement)}`), actions.row),
     post.title ? h('div', {class: 'title'}, post.title) : null,
     h('div', {class: 'text'}, post.text));
@@ -88,8 +88,9 @@ export async function showStory(box, incidentId, context) {
       : empty('事件窗口内没有帖子。')),
     card(`相关帖子（共 ${count(story.posts_total)} 条，按互动量排序）`, posts, more),
     h('div', {class: 'grid2'},
-      tableCard('主要传播账号', 'story-accounts', ['账号', '平台', '帖子', '互动', '负面', '首次出现'],
-        story.accounts.map((a) => [a.author, PLATFORM[a.platform] || a.platform || '—', count(a.posts),
+      tableCard('主要传播账号（按粉丝数排序）', 'story-accounts', ['账号', '粉丝', '平台', '帖子', '互动', '负面', '首次出现'],
+        story.accounts.map((a) => [a.verified ? `${a.author} 认证` : a.author,
+          a.followers == null ? '—' : count(a.followers), PLATFORM[a.platform] || a.platform || '—', count(a.posts),
           count(a.engagement), count(a.negative), formatTime(a.first_seen)])),
       tableCard('主要来源', 'story-sources', ['来源', '媒体', '帖子', '互动', '负面', '首次出现'],
         story.sources.map((s) => [s.source, s.media ? '是' : '否', count(s.posts), count(s.engagement),
