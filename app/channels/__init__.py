@@ -10,6 +10,13 @@ wecom.py dingtalk.py feishu.py slack.py webhook.py alertmanager.py email.py   on
 registry.py  CHANNELS, CHANNEL_KINDS, get_channel
 delivery.py  classify(kind, …), async send(request, client, timeout=…)
 outbox.py    Outbox (incident notices through the policy), enqueue_report (scheduled 舆情简报)
+reminders.py write_reminders: unacknowledged 严重 incidents re-announced through the outbox
+claims.py    leasing due deliveries (SKIP LOCKED per channel, pacing, digests)
+sending.py   one notice to one channel: render at send time, parts in order, smaller when too large
+dispatcher.py  Dispatcher: claim → send → record every attempt, retries and backoff
+models.py    Channel, Notice, Delivery, DeliveryAttempt rows
+service.py   channel CRUD, config assembly and validation, the delivery log
+schemas.py router.py   the HTTP API (/api/v1/channels, test sends, deliveries)
 """
 
 from app.channels.base import (
