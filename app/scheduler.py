@@ -21,8 +21,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from app.core import locks
 from app.core.db import Database, utcnow
 from app.core.errors import ServiceUnavailable
+from app.core.locks import LockKey
 from app.pipeline import Pipeline
 from app.sources.models import Source, SourceRun
 from app.sources.schemas import RunSummary
@@ -30,7 +32,6 @@ from app.sources.service import PUSH_KIND, get
 from collectors.http import Fetcher
 
 log = logging.getLogger(__name__)
-SCHEDULER_LOCK_KEY = 0x59_51_53_43  # "YQSC"
 
 
 def worker_id() -> str:
@@ -151,9 +152,7 @@ class SchedulerLock:
             self.release()
         connection = self.db.engine.connect()
         try:
-            got = connection.execute(
-                text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_KEY}
-            ).scalar()
+            got = locks.try_session_lock(connection, LockKey.SCHEDULER)
             connection.commit()  # the lock is the session's; leave no transaction open while holding it
         except DBAPIError:
             connection.close()

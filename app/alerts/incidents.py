@@ -14,18 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.grading import GRADE_LABELS, Grading, escalate
 from analysis.playbook import checklist
 from app.alerts.models import Alert, Incident, IncidentEvent
+from app.core import locks
 from app.core.errors import Conflict, NotFound
+from app.core.locks import LockKey
 from app.core.vocab import ACTIVE_STATUSES, AlertStatus, IncidentStatus, NoticeKind
 from app.topics.models import Topic
 
 ACTIVE = ACTIVE_STATUSES
-INCIDENT_LOCK_CLASS = 0x5951_494E  # "YQIN": advisory lock class of "opening an incident on topic N"
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def _lock_opening(session: Session, topic_id: int) -> bool:
     """
     if session.get_bind().dialect.name != "postgresql":
         return False
-    session.execute(select(func.pg_advisory_xact_lock(INCIDENT_LOCK_CLASS, topic_id)))
+    locks.xact_lock(session, LockKey.INCIDENT, topic_id)
     return True
 
 

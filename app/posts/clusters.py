@@ -21,16 +21,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analysis.simhash import from_signed, hamming
+from app.core import locks
 from app.core.bulk import in_values, is_postgresql
+from app.core.locks import LockKey
 from app.posts.models import SIMHASH_BANDS, Post, simhash_bands
 
 MAX_DISTANCE = 3
 HORIZON_POSTS = 200_000
-LOCK_KEY = 0x59_51_43_4C  # "YQCL"
 BAND_COLUMNS: list[Any] = [Post.simhash_band0, Post.simhash_band1, Post.simhash_band2, Post.simhash_band3]
 
 
@@ -42,7 +43,7 @@ def assign(session: Session, posts: Sequence[tuple[int, int]]) -> dict[int, int]
     if not posts:
         return {}
     if is_postgresql(session):
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        locks.xact_lock(session, LockKey.CLUSTERS)
     ours = {post_id for post_id, _ in posts}
     horizon = min(ours) - HORIZON_POSTS
     new_posts = sorted((post_id, value, simhash_bands(value)) for post_id, value in posts)

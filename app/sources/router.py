@@ -139,6 +139,8 @@ def get_hotlist(source_id: Id, session: SessionDep, _: ReadKey, limit: int = 100
         HotListEntryRead.of(entry, now)
         for entry in hotlist.entries(session, source.id, limit=max(1, min(limit, 500)))
     ]
+
+
 @router.get("/{source_id}/runs", response_model=list[RunRead])
 def list_runs(
     source_id: Id, session: SessionDep, _: ReadKey, limit: int = Query(20, ge=1, le=200)

@@ -6,19 +6,20 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from analysis.rules import Rule, parse_any
 from analysis.rules import RuleError as AnalysisRuleError
+from app.core import locks
 from app.core.bulk import insert_ignore, is_postgresql
 from app.core.errors import Conflict, NotFound, RuleError
+from app.core.locks import LockKey
 from app.posts.models import Post, PostTopic
 from app.topics.models import Topic
 from app.topics.schemas import PreviewPost, PreviewResult, TopicCreate, TopicRead, TopicUpdate
 
 _SCAN_BATCH = 2000
-TOPIC_LOCK_CLASS = 0x5951_5450  # "YQTP": advisory lock class of "a topic's tags and rollups"
 
 
 def compile_rule(value: str | dict[str, Any]) -> Rule:
@@ -172,7 +173,7 @@ def lock_for_ingest(session: Session, topic_ids: Iterable[int]) -> None:
     """
     if is_postgresql(session):
         for topic_id in sorted(set(topic_ids)):
-            session.execute(select(func.pg_advisory_xact_lock_shared(TOPIC_LOCK_CLASS, topic_id)))
+            locks.xact_lock(session, LockKey.TOPIC, topic_id, shared=True)
 
 
 def retag(*, session: Session, topic: Topic, since: datetime | None = None) -> int:
@@ -182,7 +183,7 @@ def retag(*, session: Session, topic: Topic, since: datetime | None = None) -> i
     several topics in one transaction go in id order.
     """
     if is_postgresql(session):
-        session.execute(select(func.pg_advisory_xact_lock(TOPIC_LOCK_CLASS, topic.id)))
+        locks.xact_lock(session, LockKey.TOPIC, topic.id)
     rule = compile_rule(topic.rule)
     session.execute(delete(PostTopic).where(PostTopic.topic_id == topic.id))
     tagged = 0

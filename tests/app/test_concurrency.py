@@ -26,8 +26,9 @@ from app.alerts import detection
 from app.alerts.engine import AlertEngine, EngineConfig
 from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent
 from app.core.db import Database
+from app.core.locks import LockKey
 from app.pipeline import validate_posts
-from app.scheduler import SCHEDULER_LOCK_KEY, SchedulerLock
+from app.scheduler import SchedulerLock
 from app.sources import service as sources
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
@@ -233,11 +234,11 @@ def test_the_scheduler_lock_is_taken_again_after_its_connection_dies(pg_db: Data
     try:
         assert lock.acquire() and not rival.acquire()
         with pg_db.engine.connect() as connection:
-            first_pid = connection.execute(held, {"key": SCHEDULER_LOCK_KEY}).scalar()
+            first_pid = connection.execute(held, {"key": int(LockKey.SCHEDULER)}).scalar()
             connection.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": first_pid})
         assert lock.acquire()  # noticed the dead connection and took the lock on a new one
         with pg_db.engine.connect() as connection:
-            second_pid = connection.execute(held, {"key": SCHEDULER_LOCK_KEY}).scalar()
+            second_pid = connection.execute(held, {"key": int(LockKey.SCHEDULER)}).scalar()
         assert second_pid is not None and second_pid != first_pid
         assert not rival.acquire()
     finally:

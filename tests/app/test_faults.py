@@ -36,9 +36,9 @@ from sqlalchemy import func, select, text
 
 from app.core.config import Settings, load_settings
 from app.core.db import Database
+from app.core.locks import LockKey
 from app.core.migrate import upgrade
 from app.posts.models import Post
-from app.scheduler import SCHEDULER_LOCK_KEY
 from app.sources import service as sources
 from app.sources.models import Source, SourceRun
 from app.sources.schemas import SourceCreate
@@ -301,7 +301,7 @@ def scheduler_lock_held(db: Database) -> bool:
     )
     try:
         with db.engine.connect() as connection:
-            return bool(connection.execute(stmt, {"key": SCHEDULER_LOCK_KEY}).scalar())
+            return bool(connection.execute(stmt, {"key": int(LockKey.SCHEDULER)}).scalar())
     except Exception:  # the database is down
         return False
 
