@@ -66,6 +66,11 @@ def _minutes(start: datetime, end: datetime) -> int:
     return max(0, int((end - start).total_seconds() // 60))
 
 
+def minutes_on_list(entry: HotListEntry, now: datetime) -> int:
+    """Minutes the entry has spent on the list over all its stints, the current one included."""
+    return entry.minutes_on_list + (_minutes(entry.entered_at, now) if entry.on_list else 0)
+
+
 def record_snapshot(
     session: Session, source_id: int, items: Sequence[SnapshotItem], now: datetime
 ) -> list[HotListChange]:

@@ -136,7 +136,7 @@ def get_hotlist(source_id: Id, session: SessionDep, _: ReadKey, limit: int = 100
         raise BadRequest(f"来源「{source.name}」不是热榜来源（hotlist 为 false）")
     now = utcnow()
     return [
-        HotListEntryRead.of(entry, now)
+        HotListEntryRead.of(entry, hotlist.minutes_on_list(entry, now))
         for entry in hotlist.entries(session, source.id, limit=max(1, min(limit, 500)))
     ]
 

@@ -187,9 +187,8 @@ class HotListEntryRead(BaseModel):
     minutes_on_list: int = Field(description="minutes on the list over all stints, the current one included")
 
     @classmethod
-    def of(cls, entry: Any, now: datetime) -> HotListEntryRead:
-        """The read model of a `HotListEntry` row as of `now`."""
-        current = int((now - entry.entered_at).total_seconds() // 60) if entry.on_list else 0
+    def of(cls, entry: Any, minutes_on_list: int) -> HotListEntryRead:
+        """The read model of a `HotListEntry` row with its minutes on the list (as of now)."""
         return cls(
             title=entry.title,
             url=entry.url,
@@ -202,5 +201,5 @@ class HotListEntryRead(BaseModel):
             entered_at=entry.entered_at,
             last_seen_at=entry.last_seen_at,
             left_at=entry.left_at,
-            minutes_on_list=entry.minutes_on_list + max(0, current),
+            minutes_on_list=minutes_on_list,
         )
