@@ -22,11 +22,13 @@ Storage, maintained in the one place posts are inserted (`app/posts/ingest.py` c
 
 - PostgreSQL: ``posts.search_terms`` is a ``tsvector`` of the positioned terms (built here as a
   literal, no text-search parser involved) with a GIN index ``ix_posts_search_terms``; a query is
-  ``search_terms @@ 'ab' <-> 'bc' <-> …``. A tsvector keeps at most 256 positions per term and
-  positions up to 16,383; a post beyond either limit (a very long article, "哈哈哈…" 300 times) is
-  stored with its distinct terms without positions plus the marker term ``0long``, and is matched by
-  the terms' AND and then the old substring scan over that post alone. Deleting a post deletes
-  its terms with it.
+  the AND of the query's terms (exact in GIN, no recheck), then per candidate the substring scan or
+  the phrase ``search_terms @@ 'ab' <-> 'bc' <-> …`` (`exact`). A tsvector keeps at most 256
+  positions per term and positions up to 16,383; a post beyond either limit (a very long article,
+  "哈哈哈…" 300 times) is stored with its distinct terms without positions plus the marker term
+  ``0long``, and is decided by the substring scan alone. Deleting a post deletes its terms with it.
+  Which order PostgreSQL reads candidates in (newest first along the time index, or from GIN in
+  time slices) is decided per page by `app/posts/search.py`.
 - SQLite: ``posts.search_terms`` holds the same terms as text (segments separated by the one-character
   token ``0``) and the FTS5 table ``post_search`` indexes it as external content; triggers on
   ``posts`` keep it in step on insert, delete (retention, a deleted source) and update of the terms.
@@ -152,24 +154,45 @@ def _tsquery(value: str) -> ColumnElement[Any]:
 
 
 def condition(dialect: str, q: str, scan: ColumnElement[bool]) -> ColumnElement[bool]:
-    """The WHERE condition for an indexable query `q` (see `indexable`).
+    """The WHERE condition for an indexable query `q` (see `indexable`), answerable from the index.
 
-    `scan` is the plain substring condition; on PostgreSQL it decides the rare over-long posts the
-    terms alone cannot (see the module docstring).
+    `scan` is the plain substring condition (`app/posts/search.py`). On PostgreSQL the index part is
+    the AND of the query's terms, which GIN answers exactly without reading the posts (no phrase
+    operator, so no recheck); `exact` then decides each candidate.
     """
     from app.posts.models import Post
 
     forms = [bigrams(form) for form in query_forms(q)]
     if dialect == "postgresql":
         column = Post.__table__.c.search_terms
-        phrase = " | ".join("(" + " <-> ".join(f"'{t}'" for t in terms) + ")" for terms in forms)
         every = " | ".join("(" + " & ".join(f"'{t}'" for t in sorted(set(terms))) + ")" for terms in forms)
-        long_post = column.op("@@")(_tsquery(f"'{LONG_MARKER}' & ({every})"))
-        return or_(column.op("@@")(_tsquery(phrase)), and_(long_post, scan))
+        return and_(column.op("@@")(_tsquery(every)), exact(q, scan))
     match = " OR ".join('"' + " ".join(terms) + '"' for terms in forms)
     fts = table(FTS_TABLE, column_("rowid"))
     hits = select(fts.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(literal(match, Text())))
     return Post.id.in_(hits.scalar_subquery())
+
+
+def exact(q: str, scan: ColumnElement[bool]) -> ColumnElement[bool]:
+    """PostgreSQL: whether one post matches `q`, deciding most posts without reading their terms.
+
+    The substring scan is cheap per post (the text sits in the row; the terms are usually
+    TOASTed) and decides the text exactly: the stored text is already folded, so the scan's
+    case-insensitive test of the query's forms is `matches` on the text. What it cannot decide is a
+    title that matches only after folding (繁体, full width), so for posts with a title the phrase
+    of positioned terms is asked too. Over-long posts (``0long``) store no positions, so only the
+    scan decides them: the phrase is asked with ``!0long``. SQL evaluates an OR's arms in order and
+    stops at the first true one, so the terms are read only for titled posts the scan does not
+    settle. Not indexable (the scan is an arm of the OR): a walk along the time index uses this as
+    its filter.
+    """
+    from app.posts.models import Post
+
+    column = Post.__table__.c.search_terms
+    forms = [bigrams(form) for form in query_forms(q)]
+    phrase = " | ".join("(" + " <-> ".join(f"'{t}'" for t in terms) + ")" for terms in forms)
+    titled = and_(Post.title.is_not(None), column.op("@@")(_tsquery(f"({phrase}) & !'{LONG_MARKER}'")))
+    return or_(scan, titled)
 
 
 # --- schema: created by the migrations, outside the models' metadata -------------------------------

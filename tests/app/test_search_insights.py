@@ -17,14 +17,15 @@ CALM = ["某品牌新车外观设计很漂亮", "某品牌的价格比较合理"
 
 
 def _seed_burst(client, headers, moment):  # type: ignore[no-untyped-def]
-    """Eight calm hours, then a recall story bursting 10 minutes before `moment`."""
+    """Eight calm hours, then a recall story bursting 10 to 15 minutes before `moment`, its 12 posts
+    inside one 5-minute bucket whatever the clock says."""
     topic = create_topic(client, headers, "某品牌", "某品牌")
     calm = [
         post(f"calm{h}-{i}", text, moment - timedelta(hours=h))
         for h in range(1, 9)
         for i, text in enumerate(CALM)
     ]
-    burst_at = moment - timedelta(minutes=10)
+    burst_at = bucket_start(moment - timedelta(minutes=10)) + timedelta(seconds=30)
     burst = [
         post(f"recall{i}", f"某品牌宣布召回问题车辆，第{i}批车主要求赔偿", burst_at + timedelta(seconds=i))
         for i in range(12)
