@@ -12,7 +12,10 @@ Queries: 2- and 4-character Chinese words cut at random places from random store
 query's frequency follows the corpus: common words are asked more often), each sent as
 `GET /api/v1/posts?q=…&limit=50` to `yuqing serve --role api` on loopback, one at a time.
 `BENCH_SEARCH_POSTS` (e.g. `10000000`) sets N; the default is 1,000,000, which builds and runs
-within ten minutes on the 2-core benchmark machine.
+within ten minutes on the 2-core benchmark machine. `BENCH_SEARCH_KEEP=1` keeps the built
+database (`yq_bench_search_<N>`) and reuses it when it already holds N posts: at 10 M the build
+takes most of an hour, so it can run while the machine is busy and the timing later, alone.
+`BENCH_SEARCH_BUILD_ONLY=1` stops after the build.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,10 +51,12 @@ from bench.common import (
     Section,
     Server,
     Target,
+    _admin_engine,
     admin_key,
     load_corpus,
     number,
     percentile,
+    pg_url,
     pg_version,
     scratch_database,
     service_env,
@@ -225,6 +232,43 @@ def time_queries(base_url: str, key: str, queries: list[str]) -> tuple[list[floa
     return latencies, full
 
 
+@contextmanager
+def _database(size: int, keep: bool) -> Iterator[tuple[str, bool]]:
+    """(URL, whether it already holds `size` posts): a scratch database, or a kept one (reused)."""
+    if not keep:
+        with scratch_database("yq_bench_search") as url:
+            yield url, False
+        return
+    name = f"yq_bench_search_{size}"
+    admin = _admin_engine()
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).first()
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    url = pg_url(name)
+    built = False
+    if exists:
+        probe = create_engine(url)
+        try:
+            with probe.connect() as connection:
+                marker = connection.execute(text("SELECT to_regclass('bench_built')")).scalar()
+                built = marker is not None
+        finally:
+            probe.dispose()
+        if not built:  # a build that did not finish: start again
+            admin = _admin_engine()
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+    yield url, built
+
+
 def run(quick: bool) -> Section:
     """Build N posts and time searches for 2- and 4-character words."""
     size = int(os.environ.get("BENCH_SEARCH_POSTS") or (100_000 if quick else DEFAULT_POSTS))
@@ -237,14 +281,24 @@ def run(quick: bool) -> Section:
     texts, origin = _texts(min(size, DISTINCT_TEXTS))
     bodies = [body for body in (normalize(t).text for t in texts) if body]
     timings: dict[str, float] = {"read and normalise texts": time.perf_counter() - started}
-    with scratch_database("yq_bench_search") as url, tempfile.TemporaryDirectory() as workdir:
+    keep = os.environ.get("BENCH_SEARCH_KEEP") == "1"
+    with _database(size, keep) as (url, built), tempfile.TemporaryDirectory() as workdir:
         env = service_env(url, YUQING_MAX_PAGE_SIZE="200")
-        yuqing_cli(["migrate"], env, Path(workdir))
         engine = create_engine(url, pool_size=2)
         try:
-            terms_us = _stage(engine, bodies)
-            build(engine, size, bodies, timings)
-            print(f"[bench] search: built {size:,} posts: {timings}", file=sys.stderr, flush=True)
+            if built:
+                terms_us = 0.0
+                timings["none (the kept database of an earlier run, BENCH_SEARCH_KEEP)"] = 0.0
+            else:
+                yuqing_cli(["migrate"], env, Path(workdir))
+                terms_us = _stage(engine, bodies)
+                build(engine, size, bodies, timings)
+                with engine.begin() as connection:
+                    connection.execute(text("CREATE TABLE bench_built (built_at timestamptz DEFAULT now())"))
+                print(f"[bench] search: built {size:,} posts: {timings}", file=sys.stderr, flush=True)
+            if os.environ.get("BENCH_SEARCH_BUILD_ONLY") == "1":
+                section.skipped = f"built {size:,} posts only (BENCH_SEARCH_BUILD_ONLY)"
+                return section
             with engine.connect() as connection:
                 stored = int(connection.execute(text("SELECT count(*) FROM posts")).scalar_one())
                 sizes = connection.execute(
