@@ -13,6 +13,7 @@ from __future__ import annotations
 import cProfile
 import io
 import json
+import os
 import pstats
 import random
 import tempfile
@@ -356,8 +357,23 @@ def _http_figures(
         section.add(Figure(f"{label}: largest worker peak RSS", worker_peaks, "MiB"))
 
 
+def segmentation_rate(batches: list[list[dict[str, Any]]]) -> float:
+    """Posts/s of jieba segmentation alone (the project tokenizer, loaded beforehand) over the posts."""
+    from analysis.tokenize import default_tokenizer
+
+    tokenizer = default_tokenizer()
+    tokenizer.tokens("预热分词词典")
+    texts = [item["text"] for batch in batches for item in batch]
+    started = time.perf_counter()
+    for text in texts:
+        tokenizer.tokens(text)
+    return len(texts) / (time.perf_counter() - started)
+
+
 def run(quick: bool) -> Section:
-    """Measure ingest throughput in process and over HTTP on both stores, plus a profile."""
+    """Measure ingest throughput in process and over HTTP on both stores, plus a profile.
+
+    `BENCH_INGEST_IN_PROCESS_ONLY=1` measures the in-process figures only (and skips the profile)."""
     section = Section("ingest", "2. Push ingest with full analysis")
     count = 3000 if quick else 20_000
     runs = 2 if quick else 3
@@ -381,7 +397,7 @@ def run(quick: bool) -> Section:
     with tempfile.TemporaryDirectory(prefix="yq-bench-ingest-") as tmp:
         workdir = Path(tmp)
         for backend in backends:
-            rates, batch_times = [], []
+            rates, batch_times, ratios, segmented = [], [], [], []
             for r in range(runs):
                 batches = make_batches(corpus, count, r, datetime.now(UTC))
                 with database(backend, f"ingest_{r}", workdir) as url:
@@ -389,8 +405,22 @@ def run(quick: bool) -> Section:
                 rates.append(result["rate"])
                 batch_times += result["latencies"]
                 tagged.append(result["tagged"])
+                segmented.append(segmentation_rate(batches))
+                ratios.append(result["rate"] / segmented[-1])
             target = Target(">=", 2000) if backend == "postgres" else None
             section.add(Figure(f"{backend}, in process: posts/s", rates, "posts/s", target))
+            alone = f"{backend}: jieba segmentation alone, same posts, same run"
+            section.add(Figure(alone, segmented, "posts/s"))
+            ratio_target = Target(">=", 0.5, label="≥ 0.5×") if backend == "postgres" else None
+            section.add(
+                Figure(
+                    f"{backend}, in process ÷ jieba segmentation alone (each run against its own)",
+                    ratios,
+                    "×",
+                    ratio_target,
+                    digits=2,
+                )
+            )
             section.add(
                 Figure(
                     f"{backend}, in process: one 1,000-post push, p50 over all batches",
@@ -398,6 +428,9 @@ def run(quick: bool) -> Section:
                     "ms",
                 )
             )
+        if os.environ.get("BENCH_INGEST_IN_PROCESS_ONLY") == "1":
+            section.notes.append("In-process figures only (BENCH_INGEST_IN_PROCESS_ONLY).")
+            return section
         for backend in backends:
             for senders in (SENDERS, 1):
                 _http_figures(section, backend, senders, runs, corpus, count, workdir)
