@@ -28,8 +28,8 @@ from app.demo import timeline
 from app.demo.sample import pool
 from app.keys import service as keys
 from app.keys.models import ApiKey
+from app.pipeline import Pipeline
 from app.posts.models import Post, PostTopic
-from app.services import Services
 from app.sources import service as sources
 from app.sources.models import Source
 from app.sources.schemas import SourceCreate
@@ -119,17 +119,17 @@ def _fixed(moment: datetime) -> Callable[[], datetime]:
     return lambda: moment
 
 
-def _push(services: Services, at: datetime, by_source: dict[str, list[dict[str, Any]]]) -> int:
+def _push(pipeline: Pipeline, at: datetime, by_source: dict[str, list[dict[str, Any]]]) -> int:
     """Push each source's posts with the pipeline clock at `at`, a millisecond later per push."""
     accepted = 0
     for step, (name, posts) in enumerate(by_source.items()):
         for start in range(0, len(posts), BATCH):  # the detectors need strictly increasing times
-            services.pipeline.clock = _fixed(at + timedelta(milliseconds=step * 10 + start // BATCH))
-            accepted += services.pipeline.push(name, posts[start : start + BATCH]).accepted
+            pipeline.clock = _fixed(at + timedelta(milliseconds=step * 10 + start // BATCH))
+            accepted += pipeline.push(name, posts[start : start + BATCH]).accepted
     return accepted
 
 
-def _history(services: Services, rng: random.Random, everyday: list[Any], now: datetime) -> int:
+def _history(pipeline: Pipeline, rng: random.Random, everyday: list[Any], now: datetime) -> int:
     posts = timeline.history(everyday, now, rng)
     start = now - timedelta(minutes=timeline.BURST_MINUTES)
     accepted = 0
@@ -137,13 +137,13 @@ def _history(services: Services, rng: random.Random, everyday: list[Any], now: d
         by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for name, post in posts[offset : offset + BATCH]:
             by_source[name].append(post)
-        accepted += _push(services, start + timedelta(seconds=offset // BATCH), by_source)
+        accepted += _push(pipeline, start + timedelta(seconds=offset // BATCH), by_source)
     return accepted
 
 
-def load(services: Services, *, now: datetime, sink_url: str | None) -> LoadSummary:
+def load(pipeline: Pipeline, *, now: datetime, sink_url: str | None) -> LoadSummary:
     """Load the demo unless it is there already; history first, then the burst minute by minute."""
-    with services.db.session() as session:
+    with pipeline.db.session() as session:
         found = demo_topic(session)
         if found is not None:
             if sink_url and session.scalar(select(Channel.id).where(Channel.demo.is_(True))) is not None:
@@ -151,20 +151,20 @@ def load(services: Services, *, now: datetime, sink_url: str | None) -> LoadSumm
             return LoadSummary(skipped=True, topic_id=found.id, incident=latest_incident(session, found.id))
     started = time.perf_counter()
     now = timeline.utc(now)
-    with services.db.session() as session:
+    with pipeline.db.session() as session:
         topic_id = _setup(session, sink_url)
     rng = random.Random(SEED)
     everyday, angry = pool("baseline"), pool("burst")
-    original_clock = services.pipeline.clock
+    original_clock = pipeline.clock
     try:
-        history = _history(services, rng, everyday[:-CALM_RESERVE], now)
+        history = _history(pipeline, rng, everyday[:-CALM_RESERVE], now)
         burst = sum(
-            _push(services, chunk.at, chunk.posts)
+            _push(pipeline, chunk.at, chunk.posts)
             for chunk in timeline.burst(angry, everyday[-CALM_RESERVE:], now, rng)
         )
     finally:
-        services.pipeline.clock = original_clock
-    with services.db.session() as session:
+        pipeline.clock = original_clock
+    with pipeline.db.session() as session:
         incident = latest_incident(session, topic_id)
     return LoadSummary(
         skipped=False,

@@ -1,6 +1,6 @@
 """Scheduled 舆情简报: the report job that puts due reports into the outbox, and the report notice.
 
-`queue_due_reports(session, settings=…, now=…)` runs on the scheduler role (app/services.py,
+`queue_due_reports(session, settings=…, now=…)` runs on the scheduler role (app/runtime/container.py,
 "scheduled-reports"). For every enabled channel with `options.reports` it asks the schedule for the
 latest due moment of each period (app/reports/schedule.py) and, per topic, stores the report notice
 under its stable id (channel, topic, period, day) through `outbox.enqueue_report`. A notice already

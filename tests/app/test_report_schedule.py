@@ -373,7 +373,7 @@ def test_a_report_is_never_bundled_into_a_digest(db, settings, receiver) -> None
 
 
 def test_the_scheduler_role_runs_the_report_job(settings, db, analyzer, receiver) -> None:  # type: ignore[no-untyped-def]
-    from app.services import Services
+    from app.runtime.container import Services
 
     services = Services.create(
         settings.model_copy(update={"scheduler_enabled": True}), db=db, analyzer=analyzer

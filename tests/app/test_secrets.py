@@ -28,7 +28,7 @@ from app.core.secrets import (
     key_file_beside,
     resolve_keyring,
 )
-from app.secrets_commands import rotate, verify
+from app.runtime.secrets import rotate, verify
 from app.sources.models import Source
 
 ROOT = Path(__file__).resolve().parents[2]
