@@ -22,7 +22,7 @@ from app.alerts import rollups
 from app.alerts.models import Incident
 from app.cases.models import Case
 from app.channels import service as channels
-from app.channels.models import Channel
+from app.channels.models import ChannelRow
 from app.channels.schemas import ChannelCreate, ChannelUpdate
 from app.demo import timeline
 from app.demo.sample import pool
@@ -90,7 +90,7 @@ def _setup(session: Session, sink_url: str | None) -> int:
     return topic.id
 
 
-def _sink_channel(session: Session, topic_id: int, sink_url: str) -> Channel:
+def _sink_channel(session: Session, topic_id: int, sink_url: str) -> ChannelRow:
     """The demo's signed-webhook channel to the in-app sink.
 
     The SSRF guard refuses loopback URLs, rightly, for every user-given channel. This one URL is the
@@ -98,7 +98,7 @@ def _sink_channel(session: Session, topic_id: int, sink_url: str) -> Channel:
     allow-list entry (the configured YUQING_URL_ALLOWLIST is not touched), and the channel is marked
     `demo` so `yuqing demo --remove` deletes it.
     """
-    existing = session.scalar(select(Channel).where(Channel.demo.is_(True), Channel.name == CHANNEL))
+    existing = session.scalar(select(ChannelRow).where(ChannelRow.demo.is_(True), ChannelRow.name == CHANNEL))
     allow = [urlsplit(sink_url).hostname or "127.0.0.1"]
     if existing is not None:
         if existing.url != sink_url:
@@ -146,7 +146,10 @@ def load(pipeline: Pipeline, *, now: datetime, sink_url: str | None) -> LoadSumm
     with pipeline.db.session() as session:
         found = demo_topic(session)
         if found is not None:
-            if sink_url and session.scalar(select(Channel.id).where(Channel.demo.is_(True))) is not None:
+            if (
+                sink_url
+                and session.scalar(select(ChannelRow.id).where(ChannelRow.demo.is_(True))) is not None
+            ):
                 _sink_channel(session, found.id, sink_url)
             return LoadSummary(skipped=True, topic_id=found.id, incident=latest_incident(session, found.id))
     started = time.perf_counter()
@@ -222,7 +225,7 @@ def remove(session: Session) -> RemoveSummary:
         "topics": len(topic_ids),
         "sources": len(source_ids),
     }
-    channel_ids = list(session.scalars(select(Channel.id).where(Channel.demo.is_(True))))
+    channel_ids = list(session.scalars(select(ChannelRow.id).where(ChannelRow.demo.is_(True))))
     for channel_id in channel_ids:
         channels.delete(session=session, channel_id=channel_id)
     counts["channels"] = len(channel_ids)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from analysis.grading import GRADES
 from app.alerts.models import Incident, Rollup
-from app.channels.models import Channel, Delivery, Notice
+from app.channels.models import ChannelRow, Delivery, NoticeRow
 from app.core.db import utcnow
 from app.demo import loader, timeline
 from app.demo.sample import load_sample, pool
@@ -72,9 +72,9 @@ def _counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
         "topics": session.scalar(select(func.count(Topic.id))),
         "sources": session.scalar(select(func.count(Source.id))),
         "incidents": session.scalar(select(func.count(Incident.id))),
-        "channels": session.scalar(select(func.count(Channel.id))),
+        "channels": session.scalar(select(func.count(ChannelRow.id))),
         "rollups": session.scalar(select(func.count()).select_from(Rollup)),
-        "notices": session.scalar(select(func.count()).select_from(Notice)),
+        "notices": session.scalar(select(func.count()).select_from(NoticeRow)),
         "keys": session.scalar(select(func.count(ApiKey.id)).where(ApiKey.name == loader.KEY_NAME)),
     }
 
@@ -120,7 +120,7 @@ def test_load_baseline_incident_sink_idempotence_and_removal(  # type: ignore[no
         lead = incident.title.removeprefix("【严重】星河汽车（演示）：")
         assert lead.startswith(("声量", "负面声量")), incident.title
         assert summary.incident and summary.incident["id"] == incident.id
-        channel = session.scalars(select(Channel).where(Channel.demo.is_(True))).one()
+        channel = session.scalars(select(ChannelRow).where(ChannelRow.demo.is_(True))).one()
         assert channel.url == SINK and channel.kind == "webhook"
         assert session.scalar(select(func.count(Delivery.id)).where(Delivery.channel_id == channel.id)) >= 1
 
