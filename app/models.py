@@ -15,7 +15,7 @@ from app.alerts.models import (
 )
 from app.audit.models import AuditEntry
 from app.cases.models import Case
-from app.channels.models import Channel, Delivery, DeliveryAttempt, Notice
+from app.channels.models import ChannelRow, Delivery, DeliveryAttempt, NoticeRow
 from app.core.db import Base
 from app.keys.models import ApiKey
 from app.posts.models import Post, PostTopic, SentimentCorrection
@@ -29,7 +29,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Case",
-    "Channel",
+    "ChannelRow",
     "DailyRollup",
     "DailyRollupMember",
     "Delivery",
@@ -39,7 +39,7 @@ __all__ = [
     "HourlyRollupMember",
     "Incident",
     "IncidentEvent",
-    "Notice",
+    "NoticeRow",
     "Post",
     "PostTopic",
     "Rollup",

@@ -111,7 +111,7 @@ class InProcess:
         from app.core.migrate import upgrade
         from app.posts.analyzer import PostAnalyzer
         from app.posts.models import Post, PostTopic
-        from app.services import Services
+        from app.runtime.container import Services
         from app.topics import service as topics
         from app.topics.schemas import TopicCreate
 

@@ -57,8 +57,8 @@ def rss():
 steps = [("Python interpreter", rss())]
 import fastapi, httpx, sqlalchemy, uvicorn
 steps.append(("+ FastAPI, SQLAlchemy, uvicorn, httpx", rss()))
-import app.main
-steps.append(("+ import app.main (every router, psycopg, feedparser, …)", rss()))
+import app.runtime.application
+steps.append(("+ import app.runtime.application (every router, psycopg, feedparser, …)", rss()))
 from analysis.sentiment import SentimentModel
 model = SentimentModel.load()
 steps.append(("+ SentimentModel.load()", rss()))

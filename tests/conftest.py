@@ -154,7 +154,7 @@ def analyzer(shared_model, shared_tokenizer):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def services(settings: Settings, db: Database, analyzer):  # type: ignore[no-untyped-def]
     """The process services wired to the test database."""
-    from app.services import Services
+    from app.runtime.container import Services
 
     return Services.create(settings, db=db, analyzer=analyzer)
 
@@ -162,7 +162,7 @@ def services(settings: Settings, db: Database, analyzer):  # type: ignore[no-unt
 @pytest.fixture
 def app(settings: Settings, services):  # type: ignore[no-untyped-def]
     """The FastAPI app."""
-    from app.main import create_app
+    from app.runtime.application import create_app
 
     return create_app(settings, services=services)
 

@@ -1,8 +1,9 @@
 """Alert channels: pure rendering of notices into vendor requests, and one-shot delivery.
 
-notice.py    Notice / NoticePost / make_digest (the outbox JSON; kinds, grades, statuses are enums)
+notice.py    Notice / NoticePost / make_digest (a NoticeRow's payload; kinds, grades, statuses are enums)
 policy.py    decide(): silences, grade filters, quiet hours, minimum interval, at notice time
-base.py      ChannelRequest, Outcome, DeliveryResult, ChannelConfig, Channel, HTTP/vendor judging
+base.py      ChannelRequest, Outcome, DeliveryResult, ChannelConfig, ChannelProvider (a kind's base),
+             HTTP/vendor judging
 markup.py    per-vendor markup dialects and escaping of untrusted text
 message.py   Chinese message composition, sparkline, byte-aware paginate/trim
 wecom.py dingtalk.py feishu.py slack.py webhook.py alertmanager.py email.py   one module per kind
@@ -14,7 +15,7 @@ reminders.py write_reminders: unacknowledged 严重 incidents re-announced throu
 claims.py    leasing due deliveries (SKIP LOCKED per channel, pacing, digests)
 sending.py   one notice to one channel: render at send time, parts in order, smaller when too large
 dispatcher.py  Dispatcher: claim → send → record every attempt, retries and backoff
-models.py    Channel, Notice, Delivery, DeliveryAttempt rows
+models.py    ChannelRow, NoticeRow, Delivery, DeliveryAttempt rows
 service.py   channel CRUD, config assembly and validation, the delivery log
 schemas.py router.py   the HTTP API (/api/v1/channels, test sends, deliveries)
 """

@@ -22,8 +22,8 @@ from pydantic import Field, field_validator
 
 from analysis.grading import Grade
 from app.channels.base import (
-    Channel,
     ChannelConfig,
+    ChannelProvider,
     ChannelRequest,
     DeliveryResult,
     Notice,
@@ -135,7 +135,7 @@ def _auth_headers(config: AlertmanagerConfig) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-class AlertmanagerChannel(Channel[AlertmanagerConfig]):
+class AlertmanagerChannel(ChannelProvider[AlertmanagerConfig]):
     """Prometheus Alertmanager (API v2)."""
 
     kind = "alertmanager"

@@ -1,4 +1,4 @@
-"""Channel building blocks: requests, delivery results, config models and the `Channel` base.
+"""Channel building blocks: requests, delivery results, config models and the `ChannelProvider` base.
 
 A channel is pure on one side and one-shot on the other:
 
@@ -223,7 +223,7 @@ class ChannelConfig(BaseModel):
 ConfigT = TypeVar("ConfigT", bound=ChannelConfig)
 
 
-class Channel(ABC, Generic[ConfigT]):
+class ChannelProvider(ABC, Generic[ConfigT]):
     """One alert channel kind: a config model, a pure `render` and a vendor-aware `classify`."""
 
     kind: ClassVar[str]

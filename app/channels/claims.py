@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.channels import service
 from app.channels.base import ChannelConfig, Pacing
-from app.channels.models import Channel, Delivery, DeliveryAttempt
-from app.channels.models import Notice as NoticeRow
+from app.channels.models import ChannelRow, Delivery, DeliveryAttempt, NoticeRow
 from app.channels.registry import get_channel
 from app.core.config import Settings
 from app.core.errors import BadRequest
@@ -85,9 +84,9 @@ def claim(session: Session, *, settings: Settings, owner: str, now: datetime) ->
     if not channel_ids:
         return []
     locked = (
-        select(Channel)
-        .where(Channel.id.in_(channel_ids), Channel.enabled.is_(True))
-        .order_by(Channel.id)
+        select(ChannelRow)
+        .where(ChannelRow.id.in_(channel_ids), ChannelRow.enabled.is_(True))
+        .order_by(ChannelRow.id)
         .with_for_update(key_share=True, skip_locked=True)
     )
     channels = session.scalars(locked).all()
@@ -120,12 +119,12 @@ def expire(session: Session, *, max_age_minutes: int, now: datetime) -> int:
             delivery.attempts,
         )
     for channel_id in {delivery.channel_id for delivery in expired}:
-        session.execute(update(Channel).where(Channel.id == channel_id).values(last_error=message))
+        session.execute(update(ChannelRow).where(ChannelRow.id == channel_id).values(last_error=message))
     return len(expired)
 
 
 def _claim_channel(
-    session: Session, channel: Channel, *, settings: Settings, owner: str, now: datetime
+    session: Session, channel: ChannelRow, *, settings: Settings, owner: str, now: datetime
 ) -> Batch | None:
     try:
         config = service.channel_config(channel)

@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from app.channels.base import (
     MOBILE_PATTERN,
-    Channel,
     ChannelConfig,
+    ChannelProvider,
     ChannelRequest,
     DeliveryResult,
     Notice,
@@ -92,7 +92,7 @@ def _buttons(composed: Composed) -> dict[str, Any]:
     return {"btns": [{"title": label, "actionURL": url} for label, url in composed.links]}
 
 
-class DingTalkChannel(Channel[DingTalkConfig]):
+class DingTalkChannel(ChannelProvider[DingTalkConfig]):
     """钉钉自定义机器人."""
 
     kind = "dingtalk"

@@ -33,7 +33,7 @@ import app.models  # noqa: F401  (every table, so foreign keys resolve in a bare
 from app.channels import claims
 from app.channels.base import DeliveryResult, Outcome
 from app.channels.claims import Batch, Unit
-from app.channels.models import Channel, Delivery, DeliveryAttempt
+from app.channels.models import ChannelRow, Delivery, DeliveryAttempt
 from app.channels.notice import Notice, make_digest
 from app.channels.sending import SendReport, describe, send_notice
 from app.core.config import Settings
@@ -192,7 +192,7 @@ class Dispatcher:
                 for row in owned:
                     row.lease_owner, row.lease_expires_at = None, None
                 return
-            channel = session.get(Channel, batch.channel_id)
+            channel = session.get(ChannelRow, batch.channel_id)
             if sent.result.ok:
                 self._delivered(rows, unit, now, channel, report)
             elif len(owned) < len(rows):
@@ -202,7 +202,7 @@ class Dispatcher:
 
     @staticmethod
     def _delivered(
-        rows: list[Delivery], unit: Unit, now: datetime, channel: Channel | None, report: TickReport
+        rows: list[Delivery], unit: Unit, now: datetime, channel: ChannelRow | None, report: TickReport
     ) -> None:
         for row in rows:
             row.status, row.delivered_at, row.last_error = DeliveryStatus.DELIVERED, now, None
@@ -219,7 +219,7 @@ class Dispatcher:
         rows: list[Delivery],
         result: DeliveryResult,
         now: datetime,
-        channel: Channel | None,
+        channel: ChannelRow | None,
         report: TickReport,
     ) -> None:
         final = result.outcome in (Outcome.PERMANENT, Outcome.TOO_LARGE)

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from app.channels.base import Channel, ChannelConfig, ChannelRequest, DeliveryResult, Notice, Outcome
+from app.channels.base import ChannelConfig, ChannelProvider, ChannelRequest, DeliveryResult, Notice, Outcome
 from app.channels.markup import PlainMarkup, safe_url
 from app.channels.message import compose
 
@@ -112,7 +112,7 @@ def message(notice: Notice, config: EmailConfig, *, now: datetime) -> EmailMessa
     return mail
 
 
-class EmailChannel(Channel[EmailConfig]):
+class EmailChannel(ChannelProvider[EmailConfig]):
     """E-mail (SMTP)."""
 
     kind = "email"

@@ -18,8 +18,8 @@ from typing import Any
 
 from analysis.grading import Grade
 from app.channels.base import (
-    Channel,
     ChannelConfig,
+    ChannelProvider,
     ChannelRequest,
     DeliveryResult,
     Notice,
@@ -92,7 +92,7 @@ def _card(notice: Notice, composed: Composed, page: list[str], part: str) -> dic
     return {"config": {"wide_screen_mode": True}, "header": header, "elements": elements}
 
 
-class FeishuChannel(Channel[FeishuConfig]):
+class FeishuChannel(ChannelProvider[FeishuConfig]):
     """飞书自定义机器人."""
 
     kind = "feishu"

@@ -1,4 +1,8 @@
-"""Channels and the notice outbox: notices, one delivery per (notice, channel), every attempt."""
+"""Channels and the notice outbox: notices, one delivery per (notice, channel), every attempt.
+
+`ChannelRow` is a configured channel (the kind's behaviour is its `ChannelProvider`, base.py) and
+`NoticeRow` the stored notice (its payload is a `Notice`, notice.py).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from app.core.secrets import EncryptedText
 from app.core.vocab import DeliveryStatus
 
 
-class Channel(Base):
+class ChannelRow(Base):
     """Where notices go: a chat robot, a signed webhook or an Alertmanager, with its routing."""
 
     __tablename__ = "channels"
@@ -37,7 +41,7 @@ class Channel(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class Notice(Base):
+class NoticeRow(Base):
     """A notice about an incident change, written in the same transaction as the change."""
 
     __tablename__ = "notices"

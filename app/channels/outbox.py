@@ -4,7 +4,7 @@
 asks the notification policy (app/channels/policy.py `decide`) for every channel at this moment —
 routing, silences, grade filters, quiet hours, minimum interval — then composes the notice from the
 database (topic, grade, reasons, trend, top negative posts, keywords, checklist, links) and stores one
-`Notice` row and one pending `Delivery` per channel the policy lets through, due when it says. A
+`NoticeRow` and one pending `Delivery` per channel the policy lets through, due when it says. A
 silence that holds writes no notice; the incident's timeline says which silence held it (a reminder
 held by a silence is simply tried again later). Nothing is dropped except a reminder that would only
 repeat news still waiting to go out. The dispatcher (app/channels/dispatcher.py) delivers the rows.
@@ -30,8 +30,7 @@ from app.alerts.incidents import NoticeOutcome
 from app.alerts.models import Incident, IncidentEvent, Rollup, Silence
 from app.alerts.rollups import BUCKET, bucket_start
 from app.channels import policy
-from app.channels.models import Channel, Delivery
-from app.channels.models import Notice as NoticeRow
+from app.channels.models import ChannelRow, Delivery, NoticeRow
 from app.channels.notice import Notice, NoticePost
 from app.core.bulk import dialect_insert
 from app.core.config import Settings
@@ -169,7 +168,9 @@ class Outbox:
         informed = set(
             session.scalars(select(Delivery.channel_id).where(Delivery.incident_id == incident.id))
         )
-        channels = session.scalars(select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.id))
+        channels = session.scalars(
+            select(ChannelRow).where(ChannelRow.enabled.is_(True)).order_by(ChannelRow.id)
+        )
         decisions = {
             channel.id: (
                 channel,
@@ -220,7 +221,7 @@ class Outbox:
     def _decide(
         self,
         session: Session,
-        channel: Channel,
+        channel: ChannelRow,
         incident: Incident,
         kind: NoticeKind,
         silences: list[Silence],
@@ -248,7 +249,7 @@ class Outbox:
         )
 
     def _enqueue(
-        self, session: Session, channel: Channel, notice: Notice, decision: policy.Decision, now: datetime
+        self, session: Session, channel: ChannelRow, notice: Notice, decision: policy.Decision, now: datetime
     ) -> bool:
         due = decision.due or now
         for delivery in self._earlier(session, channel.id, notice.incident_id or 0, now):

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from analysis.grading import Grade, grade_rank
 from app.alerts.models import Silence
-from app.channels.models import Channel
+from app.channels.models import ChannelRow
 from app.core.vocab import DeliveryStatus, NoticeKind
 
 log = logging.getLogger(__name__)
@@ -113,12 +113,12 @@ def quiet_until(quiet_hours: Mapping[str, Any] | None, now: datetime) -> datetim
     return datetime.combine(end_day, end, tzinfo=zone).astimezone(now.tzinfo)
 
 
-def routed(channel: Channel, *, topic_id: int | None) -> bool:
+def routed(channel: ChannelRow, *, topic_id: int | None) -> bool:
     """Whether the channel is enabled and follows the topic."""
     return channel.enabled and (channel.topics is None or topic_id in channel.topics)
 
 
-def _quiet_due(channel: Channel, now: datetime) -> datetime:
+def _quiet_due(channel: ChannelRow, now: datetime) -> datetime:
     try:
         return quiet_until(channel.quiet_hours, now) or now
     except (KeyError, ValueError, ZoneInfoNotFoundError):  # a hand-edited window must not block alerts
@@ -131,7 +131,7 @@ def decide(
     kind: NoticeKind,
     grade: str,
     topic_id: int | None,
-    channel: Channel,
+    channel: ChannelRow,
     silences: Sequence[Silence],
     informed: bool,
     earlier: Sequence[Earlier],

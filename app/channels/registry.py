@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.channels.alertmanager import AlertmanagerChannel
-from app.channels.base import Channel
+from app.channels.base import ChannelProvider
 from app.channels.dingtalk import DingTalkChannel
 from app.channels.email import EmailChannel
 from app.channels.feishu import FeishuChannel
@@ -13,7 +13,7 @@ from app.channels.slack import SlackChannel
 from app.channels.webhook import WebhookChannel
 from app.channels.wecom import WeComChannel
 
-CHANNELS: dict[str, Channel[Any]] = {
+CHANNELS: dict[str, ChannelProvider[Any]] = {
     channel.kind: channel
     for channel in (
         WeComChannel(),
@@ -32,7 +32,7 @@ class UnknownChannel(KeyError):
     """No channel is registered under this kind."""
 
 
-def get_channel(kind: str) -> Channel[Any]:
+def get_channel(kind: str) -> ChannelProvider[Any]:
     """The channel registered for `kind`.
 
     Raises:

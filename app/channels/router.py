@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from app.audit import service as audit
 from app.channels import sending, service
 from app.channels.base import DeliveryResult, Outcome
-from app.channels.models import Channel
+from app.channels.models import ChannelRow
 from app.channels.registry import get_channel
 from app.channels.schemas import (
     AttemptRead,
@@ -30,7 +30,7 @@ from app.core.vocab import DeliveryStatus
 router = APIRouter(prefix="/api/v1", tags=["channels"])
 
 
-def channel_read(channel: Channel) -> ChannelRead:
+def channel_read(channel: ChannelRow) -> ChannelRead:
     """The API view of a channel: no secret, credentials in the URL masked."""
     return ChannelRead(
         id=channel.id,
@@ -52,7 +52,7 @@ def channel_read(channel: Channel) -> ChannelRead:
     )
 
 
-def _audit_details(body: ChannelCreate | ChannelUpdate, channel: Channel) -> dict[str, Any]:
+def _audit_details(body: ChannelCreate | ChannelUpdate, channel: ChannelRow) -> dict[str, Any]:
     details = body.model_dump(exclude_unset=True, exclude={"secret", "url"}, mode="json")
     if "url" in body.model_fields_set:
         details["url"] = service.mask_url(channel.url)

@@ -21,7 +21,7 @@ from analysis.grading import Grade
 from app.channels.base import ChannelConfig, DeliveryResult, Outcome
 from app.channels.delivery import send
 from app.channels.email import AddressGuard, send_mail
-from app.channels.models import Channel
+from app.channels.models import ChannelRow
 from app.channels.notice import Notice
 from app.channels.registry import get_channel
 from app.core.vocab import NoticeKind
@@ -132,7 +132,7 @@ async def send_notice(
         report.shrink, report.parts_sent = report.shrink + 1, 0
 
 
-def make_test_notice(channel: Channel, *, now: datetime, base_url: str) -> Notice:
+def make_test_notice(channel: ChannelRow, *, now: datetime, base_url: str) -> Notice:
     """The message `POST /channels/{id}/test` sends."""
     return Notice(
         id=str(uuid.uuid4()),

@@ -16,8 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.channels.base import ChannelConfig
-from app.channels.models import Channel, Delivery, DeliveryAttempt
-from app.channels.models import Notice as NoticeRow
+from app.channels.models import ChannelRow, Delivery, DeliveryAttempt, NoticeRow
 from app.channels.registry import CHANNEL_KINDS, UnknownChannel, get_channel
 from app.channels.schemas import ChannelCreate, ChannelUpdate
 from app.core.errors import BadRequest, Conflict, NotFound
@@ -52,7 +51,7 @@ def parse_config(kind: str, data: dict[str, Any]) -> ChannelConfig:
         raise BadRequest(f"{channel.label}通道配置无效：{summary}", details=problems) from None
 
 
-def channel_config(channel: Channel) -> ChannelConfig:
+def channel_config(channel: ChannelRow) -> ChannelConfig:
     """The stored channel's parsed config."""
     data = config_data(
         url=channel.url, secret=channel.secret, mention=channel.mention or [], options=channel.options or {}
@@ -102,32 +101,32 @@ def _restore_masked(
     return restored
 
 
-def get(*, session: Session, channel_id: int) -> Channel:
+def get(*, session: Session, channel_id: int) -> ChannelRow:
     """A channel by id, or NotFound."""
-    channel = session.get(Channel, channel_id)
+    channel = session.get(ChannelRow, channel_id)
     if channel is None:
         raise NotFound(f"通道 {channel_id} 不存在")
     return channel
 
 
-def list_channels(*, session: Session) -> list[Channel]:
+def list_channels(*, session: Session) -> list[ChannelRow]:
     """Every channel in id order."""
-    return list(session.scalars(select(Channel).order_by(Channel.id)))
+    return list(session.scalars(select(ChannelRow).order_by(ChannelRow.id)))
 
 
 def _name_taken(session: Session, name: str, except_id: int | None = None) -> bool:
-    found = session.scalar(select(Channel.id).where(Channel.name == name))
+    found = session.scalar(select(ChannelRow.id).where(ChannelRow.name == name))
     return found is not None and found != except_id
 
 
-def create(*, session: Session, data: ChannelCreate, allowlist: Sequence[str] = ()) -> Channel:
+def create(*, session: Session, data: ChannelCreate, allowlist: Sequence[str] = ()) -> ChannelRow:
     """Create a channel after validating its kind, config, URL (SSRF guard) and topics."""
     if _name_taken(session, data.name):
         raise Conflict(f"通道名称 {data.name!r} 已存在")
     values = _restore_masked(data.model_dump(), url=None, secret=None, options={})
     values["quiet_hours"] = data.quiet_hours.model_dump() if data.quiet_hours else None
     _validate(session, data.kind, values, allowlist)
-    channel = Channel(**values, healthy=True)
+    channel = ChannelRow(**values, healthy=True)
     session.add(channel)
     session.flush()
     return channel
@@ -135,7 +134,7 @@ def create(*, session: Session, data: ChannelCreate, allowlist: Sequence[str] = 
 
 def update(
     *, session: Session, channel_id: int, data: ChannelUpdate, allowlist: Sequence[str] = ()
-) -> Channel:
+) -> ChannelRow:
     """Apply a partial update; a config change re-validates and clears the unhealthy mark."""
     channel = get(session=session, channel_id=channel_id)
     changes = _restore_masked(

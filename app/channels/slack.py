@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import field_validator
 
 from app.channels.base import (
-    Channel,
     ChannelConfig,
+    ChannelProvider,
     ChannelRequest,
     DeliveryResult,
     Notice,
@@ -89,7 +89,7 @@ def _text_size(composed: Composed, page: list[str]) -> int:
     return sum(len(part) + 1 for part in parts)
 
 
-class SlackChannel(Channel[SlackConfig]):
+class SlackChannel(ChannelProvider[SlackConfig]):
     """Slack incoming webhook."""
 
     kind = "slack"

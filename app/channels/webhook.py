@@ -22,8 +22,8 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 
 from app.channels.base import (
-    Channel,
     ChannelConfig,
+    ChannelProvider,
     ChannelRequest,
     DeliveryResult,
     Notice,
@@ -125,7 +125,7 @@ def split_digest(notice: Notice, limit: int) -> list[dict[str, Any]]:
     ]
 
 
-class WebhookChannel(Channel[WebhookConfig]):
+class WebhookChannel(ChannelProvider[WebhookConfig]):
     """Signed generic JSON webhook (Standard Webhooks)."""
 
     kind = "webhook"

@@ -17,8 +17,8 @@ from pydantic import field_validator
 
 from app.channels.base import (
     MOBILE_PATTERN,
-    Channel,
     ChannelConfig,
+    ChannelProvider,
     ChannelRequest,
     DeliveryResult,
     Notice,
@@ -69,7 +69,7 @@ def _follow_up(composed: Composed, url: str) -> ChannelRequest | None:
     return ChannelRequest("wecom", "POST", url, dict(HEADERS), json={"msgtype": "text", "text": text})
 
 
-class WeComChannel(Channel[WeComConfig]):
+class WeComChannel(ChannelProvider[WeComConfig]):
     """企业微信群机器人."""
 
     kind = "wecom"

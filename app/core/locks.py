@@ -17,7 +17,7 @@ other in a circle:
 
 Session-scoped lock (held by a dedicated connection, outside any transaction):
 
-    SCHEDULER    one global key: which process runs the singleton jobs (app/scheduler.py).
+    SCHEDULER    one global key: which process runs the singleton jobs (app/runtime/jobs.py).
 
 Row locks (`FOR UPDATE`, `SKIP LOCKED`) are not listed here; they live with their queries
 (deliveries, sources, push batches, the coordination state).

@@ -1,4 +1,4 @@
-"""Prometheus metrics of this process; `/metrics` (app/metrics.py) exposes them with live gauges."""
+"""Prometheus metrics of this process; GET /metrics (app/runtime/metrics_router.py) adds live gauges."""
 
 from __future__ import annotations
 

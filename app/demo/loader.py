@@ -22,14 +22,14 @@ from app.alerts import rollups
 from app.alerts.models import Incident
 from app.cases.models import Case
 from app.channels import service as channels
-from app.channels.models import Channel
+from app.channels.models import ChannelRow
 from app.channels.schemas import ChannelCreate, ChannelUpdate
 from app.demo import timeline
 from app.demo.sample import pool
 from app.keys import service as keys
 from app.keys.models import ApiKey
+from app.pipeline import Pipeline
 from app.posts.models import Post, PostTopic
-from app.services import Services
 from app.sources import service as sources
 from app.sources.models import Source
 from app.sources.schemas import SourceCreate
@@ -90,7 +90,7 @@ def _setup(session: Session, sink_url: str | None) -> int:
     return topic.id
 
 
-def _sink_channel(session: Session, topic_id: int, sink_url: str) -> Channel:
+def _sink_channel(session: Session, topic_id: int, sink_url: str) -> ChannelRow:
     """The demo's signed-webhook channel to the in-app sink.
 
     The SSRF guard refuses loopback URLs, rightly, for every user-given channel. This one URL is the
@@ -98,7 +98,7 @@ def _sink_channel(session: Session, topic_id: int, sink_url: str) -> Channel:
     allow-list entry (the configured YUQING_URL_ALLOWLIST is not touched), and the channel is marked
     `demo` so `yuqing demo --remove` deletes it.
     """
-    existing = session.scalar(select(Channel).where(Channel.demo.is_(True), Channel.name == CHANNEL))
+    existing = session.scalar(select(ChannelRow).where(ChannelRow.demo.is_(True), ChannelRow.name == CHANNEL))
     allow = [urlsplit(sink_url).hostname or "127.0.0.1"]
     if existing is not None:
         if existing.url != sink_url:
@@ -119,17 +119,17 @@ def _fixed(moment: datetime) -> Callable[[], datetime]:
     return lambda: moment
 
 
-def _push(services: Services, at: datetime, by_source: dict[str, list[dict[str, Any]]]) -> int:
+def _push(pipeline: Pipeline, at: datetime, by_source: dict[str, list[dict[str, Any]]]) -> int:
     """Push each source's posts with the pipeline clock at `at`, a millisecond later per push."""
     accepted = 0
     for step, (name, posts) in enumerate(by_source.items()):
         for start in range(0, len(posts), BATCH):  # the detectors need strictly increasing times
-            services.pipeline.clock = _fixed(at + timedelta(milliseconds=step * 10 + start // BATCH))
-            accepted += services.pipeline.push(name, posts[start : start + BATCH]).accepted
+            pipeline.clock = _fixed(at + timedelta(milliseconds=step * 10 + start // BATCH))
+            accepted += pipeline.push(name, posts[start : start + BATCH]).accepted
     return accepted
 
 
-def _history(services: Services, rng: random.Random, everyday: list[Any], now: datetime) -> int:
+def _history(pipeline: Pipeline, rng: random.Random, everyday: list[Any], now: datetime) -> int:
     posts = timeline.history(everyday, now, rng)
     start = now - timedelta(minutes=timeline.BURST_MINUTES)
     accepted = 0
@@ -137,34 +137,37 @@ def _history(services: Services, rng: random.Random, everyday: list[Any], now: d
         by_source: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for name, post in posts[offset : offset + BATCH]:
             by_source[name].append(post)
-        accepted += _push(services, start + timedelta(seconds=offset // BATCH), by_source)
+        accepted += _push(pipeline, start + timedelta(seconds=offset // BATCH), by_source)
     return accepted
 
 
-def load(services: Services, *, now: datetime, sink_url: str | None) -> LoadSummary:
+def load(pipeline: Pipeline, *, now: datetime, sink_url: str | None) -> LoadSummary:
     """Load the demo unless it is there already; history first, then the burst minute by minute."""
-    with services.db.session() as session:
+    with pipeline.db.session() as session:
         found = demo_topic(session)
         if found is not None:
-            if sink_url and session.scalar(select(Channel.id).where(Channel.demo.is_(True))) is not None:
+            if (
+                sink_url
+                and session.scalar(select(ChannelRow.id).where(ChannelRow.demo.is_(True))) is not None
+            ):
                 _sink_channel(session, found.id, sink_url)
             return LoadSummary(skipped=True, topic_id=found.id, incident=latest_incident(session, found.id))
     started = time.perf_counter()
     now = timeline.utc(now)
-    with services.db.session() as session:
+    with pipeline.db.session() as session:
         topic_id = _setup(session, sink_url)
     rng = random.Random(SEED)
     everyday, angry = pool("baseline"), pool("burst")
-    original_clock = services.pipeline.clock
+    original_clock = pipeline.clock
     try:
-        history = _history(services, rng, everyday[:-CALM_RESERVE], now)
+        history = _history(pipeline, rng, everyday[:-CALM_RESERVE], now)
         burst = sum(
-            _push(services, chunk.at, chunk.posts)
+            _push(pipeline, chunk.at, chunk.posts)
             for chunk in timeline.burst(angry, everyday[-CALM_RESERVE:], now, rng)
         )
     finally:
-        services.pipeline.clock = original_clock
-    with services.db.session() as session:
+        pipeline.clock = original_clock
+    with pipeline.db.session() as session:
         incident = latest_incident(session, topic_id)
     return LoadSummary(
         skipped=False,
@@ -222,7 +225,7 @@ def remove(session: Session) -> RemoveSummary:
         "topics": len(topic_ids),
         "sources": len(source_ids),
     }
-    channel_ids = list(session.scalars(select(Channel.id).where(Channel.demo.is_(True))))
+    channel_ids = list(session.scalars(select(ChannelRow.id).where(ChannelRow.demo.is_(True))))
     for channel_id in channel_ids:
         channels.delete(session=session, channel_id=channel_id)
     counts["channels"] = len(channel_ids)

@@ -1,4 +1,4 @@
-"""Routes of the demo (mounted from app.main's ROUTER_MODULES as `app.demo.router`)."""
+"""Routes of the demo (mounted from ROUTERS in app/runtime/application.py)."""
 
 from app.demo.sink import router
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from app.channels.models import Channel
+from app.channels.models import ChannelRow
 from app.channels.webhook import sign
 from app.core.db import Database, utcnow
 from app.core.deps import ReadKey
@@ -78,7 +78,7 @@ def _store(request: Request) -> SinkStore:
 def demo_secrets(db: Database) -> list[str]:
     """Secrets of the demo webhook channels."""
     with db.session() as session:
-        stmt = select(Channel.secret).where(Channel.demo.is_(True), Channel.kind == "webhook")
+        stmt = select(ChannelRow.secret).where(ChannelRow.demo.is_(True), ChannelRow.kind == "webhook")
         return [secret for secret in session.scalars(stmt) if secret]
 
 

@@ -1,6 +1,6 @@
 """Scheduled 舆情简报: the report job that puts due reports into the outbox, and the report notice.
 
-`queue_due_reports(session, settings=…, now=…)` runs on the scheduler role (app/services.py,
+`queue_due_reports(session, settings=…, now=…)` runs on the scheduler role (app/runtime/container.py,
 "scheduled-reports"). For every enabled channel with `options.reports` it asks the schedule for the
 latest due moment of each period (app/reports/schedule.py) and, per topic, stores the report notice
 under its stable id (channel, topic, period, day) through `outbox.enqueue_report`. A notice already
@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session
 
 from analysis.grading import Grade
 from app.channels import service as channels
-from app.channels.models import Channel
-from app.channels.models import Notice as NoticeRow
+from app.channels.models import ChannelRow, NoticeRow
 from app.channels.notice import Notice, NoticePost
 from app.channels.outbox import enqueue_report
 from app.channels.registry import get_channel
@@ -103,7 +102,7 @@ def report_notice(report: Report, *, notice_id: str, base_url: str, now: datetim
     )
 
 
-def _topic_ids(session: Session, channel: Channel, chosen: list[int] | None) -> list[int]:
+def _topic_ids(session: Session, channel: ChannelRow, chosen: list[int] | None) -> list[int]:
     """The schedule's topics, else the channel's, else every enabled topic (existing ones only)."""
     wanted = chosen or channel.topics
     stmt = select(Topic.id).where(Topic.enabled.is_(True)).order_by(Topic.id)
@@ -113,7 +112,7 @@ def _topic_ids(session: Session, channel: Channel, chosen: list[int] | None) -> 
 
 
 def _queue_one(
-    session: Session, channel: Channel, topic_id: int, due: DueReport, *, settings: Settings, now: datetime
+    session: Session, channel: ChannelRow, topic_id: int, due: DueReport, *, settings: Settings, now: datetime
 ) -> bool:
     notice_id = report_notice_id(channel_id=channel.id, topic_id=topic_id, period=due.period, day=due.day)
     if session.get(NoticeRow, notice_id) is not None:
@@ -126,7 +125,9 @@ def _queue_one(
 def queue_due_reports(session: Session, *, settings: Settings, now: datetime) -> int:
     """Store every report that is due now and not stored yet; returns how many notices were queued."""
     queued = 0
-    for channel in session.scalars(select(Channel).where(Channel.enabled.is_(True)).order_by(Channel.id)):
+    for channel in session.scalars(
+        select(ChannelRow).where(ChannelRow.enabled.is_(True)).order_by(ChannelRow.id)
+    ):
         if not get_channel(channel.kind).accepts_reports or not (channel.options or {}).get("reports"):
             continue
         try:

@@ -14,8 +14,8 @@ from app.core.db import utcnow
 from app.core.deps import AdminKey, Id, ReadKey, SessionDep, SettingsDep, WriteKey
 from app.core.errors import BadRequest
 from app.core.masking import mask_url, redact
-from app.scheduler import collect_by_worker
 from app.sources import health, hotlist, presets, service
+from app.sources.collect import collect_by_worker
 from app.sources.models import Source
 from app.sources.schemas import (
     HotListEntryRead,

@@ -37,8 +37,8 @@ class Clock:
 @pytest.fixture
 def setup(tmp_path: Path, sqlite_template: Path, analyzer) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """The app over a fresh SQLite copy, a clock for its limiter, and a count of api_keys queries."""
-    from app.main import create_app
-    from app.services import Services
+    from app.runtime.application import create_app
+    from app.runtime.container import Services
 
     path = tmp_path / "limit.db"
     shutil.copyfile(sqlite_template, path)

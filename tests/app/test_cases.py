@@ -150,7 +150,6 @@ def test_get_and_patch_case(client, db, incident, write_headers, read_headers) -
 def test_export_markdown_through_cli_and_api(
     client, db, incident, write_headers, read_headers, settings, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    import app.cases.commands  # noqa: F401  (registers `case`)
     from app.cli import cli
 
     _resolve(db, incident["id"])

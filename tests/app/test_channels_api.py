@@ -170,7 +170,7 @@ PRIVATE_URLS = [
 
 
 def test_ssrf_guard_refuses_private_targets_unless_allow_listed(settings, services, admin_headers) -> None:  # type: ignore[no-untyped-def]
-    from app.main import create_app
+    from app.runtime.application import create_app
 
     strict = load_settings(database_url=settings.database_url, scheduler_enabled=False)
     assert strict.url_allowlist == []

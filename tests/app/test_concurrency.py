@@ -28,7 +28,7 @@ from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent
 from app.core.db import Database
 from app.core.locks import LockKey
 from app.pipeline import validate_posts
-from app.scheduler import SchedulerLock
+from app.runtime.jobs import SchedulerLock
 from app.sources import service as sources
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate

@@ -10,7 +10,7 @@ import pytest
 
 from app.core.config import SettingsError, load_settings
 from app.core.logging import JSONFormatter
-from app.runner import RoleError, check_role
+from app.runtime.server import RoleError, check_role
 
 
 def test_settings_parse_lists_and_normalise_postgres_urls() -> None:

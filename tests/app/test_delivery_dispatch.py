@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.channels.models import Channel, Delivery, DeliveryAttempt, Notice
+from app.channels.models import ChannelRow, Delivery, DeliveryAttempt, NoticeRow
 from app.channels.outbox import Outbox
 from tests.app.test_delivery_helpers import (
     Clock,
@@ -78,12 +78,12 @@ def test_every_kind_delivers_once_with_a_verified_signature(db, fast, receiver) 
     assert {vendor: len(receiver.accepted(vendor)) for vendor in KINDS} == dict.fromkeys(KINDS, 1)
     assert not receiver.state.rejected
     with db.session() as session:
-        notice_id = session.scalars(select(Notice.id)).one()
+        notice_id = session.scalars(select(NoticeRow.id)).one()
     assert receiver.accepted("webhook")[0].headers["webhook-id"] == notice_id
     assert "舆情预警" in receiver.accepted("wecom")[0].json()["markdown"]["content"]
     with db.session() as session:
-        stmt = select(Channel.kind, DeliveryAttempt.outcome, DeliveryAttempt.vendor_code).join(
-            Channel, Channel.id == DeliveryAttempt.channel_id
+        stmt = select(ChannelRow.kind, DeliveryAttempt.outcome, DeliveryAttempt.vendor_code).join(
+            ChannelRow, ChannelRow.id == DeliveryAttempt.channel_id
         )
         attempts = {kind: (outcome, code) for kind, outcome, code in session.execute(stmt)}
     assert attempts == {
@@ -116,7 +116,7 @@ def test_permanent_error_fails_and_marks_the_channel_unhealthy(db, fast, receive
     assert [state for _, state, _ in _states(db)] == ["failed"] * 5
     assert len(receiver.switches.raw) == 5  # one attempt each, no retries
     with db.session() as session:
-        for channel in session.scalars(select(Channel)):
+        for channel in session.scalars(select(ChannelRow)):
             attempts = session.execute(
                 select(DeliveryAttempt.outcome, DeliveryAttempt.vendor_code).where(
                     DeliveryAttempt.channel_id == channel.id
@@ -136,13 +136,13 @@ def test_a_later_success_makes_the_channel_healthy_again(db, fast, receiver) -> 
     _alert(db, fast, clock, "话题甲")
     run_ticks(db, fast, clock)
     with db.session() as session:
-        assert session.get(Channel, channel_id).healthy is False
+        assert session.get(ChannelRow, channel_id).healthy is False
     _alert(db, fast, clock, "话题乙")
     run_ticks(db, fast, clock)
     with db.session() as session:
         assert (
-            session.get(Channel, channel_id).healthy is True
-            and session.get(Channel, channel_id).last_error is None
+            session.get(ChannelRow, channel_id).healthy is True
+            and session.get(ChannelRow, channel_id).last_error is None
         )
     assert [state for _, state, _ in _states(db)] == ["failed", "delivered"]
 
@@ -175,8 +175,10 @@ def test_retry_after_is_honoured(db, fast, receiver) -> None:  # type: ignore[no
             } == expected  # never before the vendor said
     with db.session() as session:
         for kind, (_, _, outcome) in THROTTLED.items():
-            stmt = select(DeliveryAttempt.outcome).join(Channel, Channel.id == DeliveryAttempt.channel_id)
-            assert session.scalars(stmt.where(Channel.kind == kind)).all() == [outcome, "ok"]
+            stmt = select(DeliveryAttempt.outcome).join(
+                ChannelRow, ChannelRow.id == DeliveryAttempt.channel_id
+            )
+            assert session.scalars(stmt.where(ChannelRow.kind == kind)).all() == [outcome, "ok"]
             assert len(receiver.accepted(kind)) == 1
     assert [state for _, state, _ in _states(db)] == ["delivered"] * 5
 
@@ -258,7 +260,7 @@ def test_always_too_large_fails_without_blaming_the_channel(db, fast, receiver) 
     sizes = [len(request.body) for request in receiver.switches.raw]
     assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 4
     with db.session() as session:
-        assert session.get(Channel, channel_id).healthy is True
+        assert session.get(ChannelRow, channel_id).healthy is True
 
 
 def test_pacing_is_counted_in_the_database(db, fast, receiver) -> None:  # type: ignore[no-untyped-def]
@@ -289,8 +291,10 @@ def test_several_incidents_at_once_become_one_digest(db, fast, receiver) -> None
     assert len(receiver.accepted("wecom")) == 1
     assert "舆情汇总" in receiver.accepted("wecom")[0].json()["markdown"]["content"]
     with db.session() as session:
-        notice_ids = set(session.scalars(select(Notice.id)))
-        webhook_rows = session.scalars(select(Delivery).join(Channel).where(Channel.kind == "webhook")).all()
+        notice_ids = set(session.scalars(select(NoticeRow.id)))
+        webhook_rows = session.scalars(
+            select(Delivery).join(ChannelRow).where(ChannelRow.kind == "webhook")
+        ).all()
     assert {item["id"] for item in body["items"]} == notice_ids
     assert {tuple(row.digest_of) for row in webhook_rows} == {tuple(sorted(row.id for row in webhook_rows))}
 
@@ -308,7 +312,7 @@ def test_old_deliveries_expire_and_are_surfaced(db, fast, receiver) -> None:  # 
         delivery = session.scalars(select(Delivery)).one()
         assert delivery.status == "failed" and delivery.last_error.startswith("超过最长投递时间（5 分钟）")
         assert "上次错误：临时失败（HTTP 503" in delivery.last_error
-        assert "超过最长投递时间" in session.get(Channel, channel_id).last_error
+        assert "超过最长投递时间" in session.get(ChannelRow, channel_id).last_error
 
 
 def test_exactly_one_message_per_change_for_each_subscribed_channel(db, fast, receiver) -> None:  # type: ignore[no-untyped-def]
@@ -326,8 +330,8 @@ def test_exactly_one_message_per_change_for_each_subscribed_channel(db, fast, re
     assert (len(receiver.accepted("webhook")), len(receiver.accepted("dingtalk"))) == (2, 2)
     assert not receiver.accepted("slack")
     with db.session() as session:
-        kinds = session.scalars(select(Notice.kind).order_by(Notice.created_at)).all()
-        ids = session.scalars(select(Notice.id).order_by(Notice.created_at)).all()
+        kinds = session.scalars(select(NoticeRow.kind).order_by(NoticeRow.created_at)).all()
+        ids = session.scalars(select(NoticeRow.id).order_by(NoticeRow.created_at)).all()
     assert kinds == ["incident_opened", "escalated"]
     assert [r.headers["webhook-id"] for r in receiver.accepted("webhook")] == ids
 
@@ -372,9 +376,9 @@ def test_a_disabled_channel_holds_its_queue(db, fast, receiver) -> None:  # type
         channel_id = make_channel(session, receiver, "slack")
     _alert(db, fast, clock)
     with db.session() as session:
-        session.get(Channel, channel_id).enabled = False
+        session.get(ChannelRow, channel_id).enabled = False
     assert run_ticks(db, fast, clock, ticks=2, step=5)[-1].claimed == 0
     assert not receiver.switches.raw
     with db.session() as session:
-        session.get(Channel, channel_id).enabled = True
+        session.get(ChannelRow, channel_id).enabled = True
     assert run_ticks(db, fast, clock)[0].delivered == 1

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.channels.dispatcher import Dispatcher
-from app.channels.models import Delivery, Notice
+from app.channels.models import Delivery, NoticeRow
 from app.channels.outbox import Outbox
 from app.core.db import utcnow
 from tests.app.test_delivery_helpers import Receiver, make_channel, make_topic, outbox_settings, raise_alert
@@ -115,7 +115,7 @@ def test_sigkill_mid_delivery_loses_nothing_and_duplicates_at_most_once(  # type
         second.wait(timeout=10)
 
     with db.session() as session:
-        notice_ids = set(session.scalars(select(Notice.id)))
+        notice_ids = set(session.scalars(select(NoticeRow.id)))
     assert len(notice_ids) == INCIDENTS
     raw = Counter(
         (request.query["channel"][0], request.headers["webhook-id"])

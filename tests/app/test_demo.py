@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from analysis.grading import GRADES
 from app.alerts.models import Incident, Rollup
-from app.channels.models import Channel, Delivery, Notice
+from app.channels.models import ChannelRow, Delivery, NoticeRow
 from app.core.db import utcnow
 from app.demo import loader, timeline
 from app.demo.sample import load_sample, pool
@@ -72,15 +72,15 @@ def _counts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
         "topics": session.scalar(select(func.count(Topic.id))),
         "sources": session.scalar(select(func.count(Source.id))),
         "incidents": session.scalar(select(func.count(Incident.id))),
-        "channels": session.scalar(select(func.count(Channel.id))),
+        "channels": session.scalar(select(func.count(ChannelRow.id))),
         "rollups": session.scalar(select(func.count()).select_from(Rollup)),
-        "notices": session.scalar(select(func.count()).select_from(Notice)),
+        "notices": session.scalar(select(func.count()).select_from(NoticeRow)),
         "keys": session.scalar(select(func.count(ApiKey.id)).where(ApiKey.name == loader.KEY_NAME)),
     }
 
 
 def _sink_app(app):  # type: ignore[no-untyped-def]
-    """The app with the demo routes (mounted by app.main once `app.demo.router` is in ROUTER_MODULES)."""
+    """The app with the demo routes (mounted by app/runtime/application.py from its ROUTERS)."""
     from app.demo.router import router
 
     if not any(getattr(route, "path", "") == "/api/v1/demo/sink" for route in app.routes):
@@ -102,7 +102,7 @@ def _deliver(app, db, settings) -> None:  # type: ignore[no-untyped-def]
 def test_load_baseline_incident_sink_idempotence_and_removal(  # type: ignore[no-untyped-def]
     services, db, settings, app, client, read_headers
 ) -> None:
-    summary = loader.load(services, now=utcnow(), sink_url=SINK)
+    summary = loader.load(services.pipeline, now=utcnow(), sink_url=SINK)
     assert not summary.skipped and summary.seconds < 30
     with db.session() as session:
         counts = _counts(session)
@@ -120,7 +120,7 @@ def test_load_baseline_incident_sink_idempotence_and_removal(  # type: ignore[no
         lead = incident.title.removeprefix("【严重】星河汽车（演示）：")
         assert lead.startswith(("声量", "负面声量")), incident.title
         assert summary.incident and summary.incident["id"] == incident.id
-        channel = session.scalars(select(Channel).where(Channel.demo.is_(True))).one()
+        channel = session.scalars(select(ChannelRow).where(ChannelRow.demo.is_(True))).one()
         assert channel.url == SINK and channel.kind == "webhook"
         assert session.scalar(select(func.count(Delivery.id)).where(Delivery.channel_id == channel.id)) >= 1
 
@@ -141,7 +141,7 @@ def test_load_baseline_incident_sink_idempotence_and_removal(  # type: ignore[no
     )
     assert forged.status_code == 401 and client.get("/api/v1/demo/sink").status_code == 401
 
-    again = loader.load(services, now=utcnow(), sink_url=SINK)
+    again = loader.load(services.pipeline, now=utcnow(), sink_url=SINK)
     assert again.skipped and again.incident and again.incident["id"] == incident.id
     with db.session() as session:
         assert _counts(session) == counts
@@ -157,7 +157,6 @@ def test_load_baseline_incident_sink_idempotence_and_removal(  # type: ignore[no
 
 
 def test_cli_load_only_then_remove(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import app.demo.commands  # noqa: F401  (registers `demo`)
     from app.cli import cli
 
     monkeypatch.setenv("YUQING_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")

@@ -19,7 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select, text, update
 
 from app.channels import service as channels
-from app.channels.models import Channel, Delivery
+from app.channels.models import ChannelRow, Delivery
 from app.channels.outbox import Outbox
 from app.channels.schemas import ChannelCreate
 from app.core.errors import BadRequest
@@ -121,7 +121,9 @@ def test_scheduled_report_by_email(db, settings, smtp) -> None:  # type: ignore[
     channel_id = _email_channel(db, port, reports={"daily": "00:00", "weekly": "MON 00:00"})
     with db.session() as session:
         session.execute(
-            update(Channel).where(Channel.id == channel_id).values(created_at=clock() - timedelta(days=8))
+            update(ChannelRow)
+            .where(ChannelRow.id == channel_id)
+            .values(created_at=clock() - timedelta(days=8))
         )
         assert queue_due_reports(session, settings=fast, now=clock()) == 2
     with db.session() as session:
@@ -169,7 +171,7 @@ def test_a_refused_login_fails_the_delivery_and_marks_the_channel(db, settings, 
     assert mailbox.messages == []
     with db.session() as session:
         delivery = session.scalar(select(Delivery))
-        channel = session.get(Channel, channel_id)
+        channel = session.get(ChannelRow, channel_id)
         assert delivery is not None and delivery.status == DeliveryStatus.FAILED
         assert channel is not None and not channel.healthy and "535" in (channel.last_error or "")
 
@@ -184,7 +186,7 @@ def test_starttls_is_required_unless_turned_off(db, settings, smtp) -> None:  # 
     run_ticks(db, fast, clock, ticks=2, step=1)
     assert mailbox.messages == []
     with db.session() as session:
-        channel = session.get(Channel, channel_id)
+        channel = session.get(ChannelRow, channel_id)
         assert channel is not None and "STARTTLS" in (channel.last_error or "")
 
 
@@ -196,7 +198,7 @@ def test_the_smtp_password_is_encrypted_at_rest(db, smtp) -> None:  # type: igno
             text("SELECT secret FROM channels WHERE id = :id"), {"id": channel_id}
         ).scalar()
         assert stored and PASSWORD not in stored
-        channel = session.get(Channel, channel_id)
+        channel = session.get(ChannelRow, channel_id)
         assert channel is not None and channel.secret == PASSWORD
 
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.alerts.models import Incident
-from app.channels.models import Delivery, Notice
+from app.channels.models import Delivery, NoticeRow
 from app.core.config import Settings
 from app.posts.models import Post
 from app.sources import service as sources
@@ -171,7 +171,7 @@ def test_three_workers_fetch_each_feed_once_per_interval_and_a_burst_alerts_once
     with db.session() as session:
         incidents = session.scalars(select(Incident)).all()
         assert [(i.topic_id, i.grade) for i in incidents] == [(topic_id, "severe")]  # one, 严重 at once
-        assert session.scalar(select(func.count(Notice.id))) == 1
+        assert session.scalar(select(func.count(NoticeRow.id))) == 1
         assert session.scalar(select(func.count(Delivery.id))) == 2  # nothing else waiting to go out
         feed_posts = select(func.count(Post.id)).join(Source).where(Source.kind == "rss")
         assert session.scalar(feed_posts) == FEEDS * 3 + BURST_FEEDS * BURST_POSTS

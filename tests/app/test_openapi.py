@@ -39,8 +39,8 @@ def _app(database_url: str, analyzer, monkeypatch):  # type: ignore[no-untyped-d
     """The app over `database_url`; every user-given host resolves to a private address, so no source
     or channel with a URL can be saved and no connection leaves the process (collect-now and channel
     tests are driven too: they meet push sources, missing rows or the connect-time guard)."""
-    from app.main import create_app
-    from app.services import Services
+    from app.runtime.application import create_app
+    from app.runtime.container import Services
 
     monkeypatch.setattr(urls, "resolve", lambda host: [ipaddress.ip_address("10.255.255.1")])
     config = load_settings(database_url=database_url, scheduler_enabled=False, url_allowlist=[])

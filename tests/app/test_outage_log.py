@@ -94,7 +94,7 @@ def relayed_url(pg_migrated: str) -> Iterator[tuple[str, Relay]]:
 def test_background_jobs_log_an_outage_once_when_it_starts_and_once_when_it_ends(  # type: ignore[no-untyped-def]
     relayed_url, analyzer, caplog
 ) -> None:
-    from app.services import Services
+    from app.runtime.container import Services
 
     url, relay = relayed_url
     settings = load_settings(database_url=url, scheduler_enabled=True, url_allowlist=["127.0.0.0/8"])

@@ -12,7 +12,7 @@ from app.channels import policy
 from app.channels.base import DeliveryResult, Outcome
 from app.channels.claims import digest_id
 from app.channels.dispatcher import Dispatcher
-from app.channels.models import Channel
+from app.channels.models import ChannelRow
 from app.channels.policy import Verdict, quiet_until
 from app.channels.sending import describe, shrink_config, shrink_notice
 from app.channels.service import mask_url
@@ -65,7 +65,7 @@ def test_quiet_until(window, now, until) -> None:  # type: ignore[no-untyped-def
     ],
 )
 def test_routing_and_grade_filter(channel, topic_id, grade, kind, informed, expected) -> None:  # type: ignore[no-untyped-def]
-    row = Channel(**{"enabled": True, "topics": None, "min_grade": "general", **channel})
+    row = ChannelRow(**{"enabled": True, "topics": None, "min_grade": "general", **channel})
     decision = policy.decide(
         kind=NoticeKind(kind),
         grade=grade,
@@ -188,7 +188,7 @@ def _silence(topic_id: int | None, max_grade: str | None, start: int, end: int) 
 def test_policy_decides_at_notice_time(
     case, kind, grade, silences, quiet, earlier, verdict, due_minutes
 ) -> None:  # type: ignore[no-untyped-def]
-    channel = Channel(id=1, enabled=True, topics=None, min_grade="general", quiet_hours=quiet)
+    channel = ChannelRow(id=1, enabled=True, topics=None, min_grade="general", quiet_hours=quiet)
     decision = policy.decide(
         kind=NoticeKind(kind),
         grade=grade,

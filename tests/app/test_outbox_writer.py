@@ -11,7 +11,7 @@ from app.alerts import incidents
 from app.alerts.models import Incident, Rollup, Silence
 from app.alerts.rollups import bucket_start
 from app.channels import service
-from app.channels.models import Channel, Delivery, Notice
+from app.channels.models import ChannelRow, Delivery, NoticeRow
 from app.channels.outbox import Outbox
 from app.channels.reminders import write_reminders
 from app.channels.schemas import ChannelCreate
@@ -32,8 +32,8 @@ def _channel(session, name: str, **fields) -> int:  # type: ignore[no-untyped-de
 
 def _deliveries(session, channel_id: int) -> list[tuple[str, datetime, str]]:  # type: ignore[no-untyped-def]
     stmt = (
-        select(Notice.kind, Delivery.next_attempt_at, Delivery.status)
-        .join(Notice, Notice.id == Delivery.notice_id)
+        select(NoticeRow.kind, Delivery.next_attempt_at, Delivery.status)
+        .join(NoticeRow, NoticeRow.id == Delivery.notice_id)
         .where(Delivery.channel_id == channel_id)
         .order_by(Delivery.id)
     )
@@ -109,7 +109,7 @@ def test_notice_payload_is_built_from_the_database(db, settings) -> None:  # typ
         incident = raise_alert(session, topic, "severe", T0, outbox)
         incident_id = incident.id
     with db.session() as session:
-        payload = session.scalars(select(Notice.payload)).one()
+        payload = session.scalars(select(NoticeRow.payload)).one()
     assert (
         payload["kind"] == "incident_opened"
         and payload["topic"] == "某乳业品牌"
@@ -188,7 +188,7 @@ def test_resolution_reaches_channels_that_heard_of_the_incident(db, settings) ->
         topic = make_topic(session)
         early = _channel(session, "early")
         incident = raise_alert(session, topic, "general", T0, outbox)
-        session.get(Channel, early).min_grade = "severe"  # raised later: it still hears the end
+        session.get(ChannelRow, early).min_grade = "severe"  # raised later: it still hears the end
         late = _channel(session, "late", min_grade="severe")
     with db.session() as session:
         incidents.resolve(
@@ -232,7 +232,7 @@ def test_reminders_table(db, settings) -> None:  # type: ignore[no-untyped-def]
         with db.session() as session:
             assert write_reminders(session, now, outbox) == ([incident.id] if expected else []), index
         with db.session() as session:
-            stmt = select(Notice.kind).where(Notice.incident_id == incident.id)
+            stmt = select(NoticeRow.kind).where(NoticeRow.incident_id == incident.id)
             assert session.scalars(stmt).all().count("reminder") == expected, index
             assert session.get(Incident, incident.id).last_reminded_at == (now if expected else None), index
             session.get(Incident, incident.id).status = "resolved"  # out of the way of the next case
@@ -271,7 +271,7 @@ def test_a_broken_quiet_hours_window_never_blocks_an_alert(db, settings) -> None
     outbox = Outbox(settings)
     with db.session() as session:
         channel_id = _channel(session, "hand-edited")
-        session.get(Channel, channel_id).quiet_hours = {
+        session.get(ChannelRow, channel_id).quiet_hours = {
             "start": "soon",
             "end": "08:00",
             "timezone": "Mars/Base",

@@ -18,8 +18,7 @@ from sqlalchemy import func, select, update
 
 from app.alerts.models import Rollup
 from app.channels import service as channels
-from app.channels.models import Channel, Delivery
-from app.channels.models import Notice as NoticeRow
+from app.channels.models import ChannelRow, Delivery, NoticeRow
 from app.channels.outbox import Outbox
 from app.channels.schemas import ChannelCreate
 from app.core.errors import BadRequest
@@ -63,7 +62,7 @@ def receiver() -> Iterator[Receiver]:
 def _channel(db, receiver, reports, *, created: datetime, kind: str = "wecom", name=None) -> int:  # type: ignore[no-untyped-def]
     with db.session() as session:
         channel_id = make_channel(session, receiver, kind, name=name, options={"reports": reports})
-        session.execute(update(Channel).where(Channel.id == channel_id).values(created_at=created))
+        session.execute(update(ChannelRow).where(ChannelRow.id == channel_id).values(created_at=created))
     return channel_id
 
 
@@ -199,7 +198,7 @@ def test_one_notice_per_topic_and_the_channels_topics_by_default(db, settings, r
             topics=[first, second],
             options={"reports": {"daily": "08:30"}},
         )
-        session.execute(update(Channel).where(Channel.id == channel_id).values(created_at=created))
+        session.execute(update(ChannelRow).where(ChannelRow.id == channel_id).values(created_at=created))
         chosen = make_channel(
             session,
             receiver,
@@ -208,7 +207,7 @@ def test_one_notice_per_topic_and_the_channels_topics_by_default(db, settings, r
             topics=[first],
             options={"reports": {"daily": "08:30", "topics": [third]}},
         )
-        session.execute(update(Channel).where(Channel.id == chosen).values(created_at=created))
+        session.execute(update(ChannelRow).where(ChannelRow.id == chosen).values(created_at=created))
     assert _tick(db, settings, china("2026-12-02 08:30")) == 3 + 2 + 1
     with db.session() as session:
         pairs = set(session.execute(select(Delivery.channel_id, NoticeRow.topic_id).join(NoticeRow)))
@@ -373,7 +372,7 @@ def test_a_report_is_never_bundled_into_a_digest(db, settings, receiver) -> None
 
 
 def test_the_scheduler_role_runs_the_report_job(settings, db, analyzer, receiver) -> None:  # type: ignore[no-untyped-def]
-    from app.services import Services
+    from app.runtime.container import Services
 
     services = Services.create(
         settings.model_copy(update={"scheduler_enabled": True}), db=db, analyzer=analyzer

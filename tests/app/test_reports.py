@@ -240,7 +240,6 @@ def test_api_serves_markdown_and_html_with_read_scope(data, client, read_headers
 
 
 def test_cli_writes_markdown_with_sibling_svg(data, settings, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import app.reports.commands  # noqa: F401  (registers `report`)
     from app.cli import cli
 
     monkeypatch.setenv("YUQING_DATABASE_URL", settings.database_url)

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select, text
 
 from alembic import command
 from app.channels import service as channels
-from app.channels.models import Channel
+from app.channels.models import ChannelRow
 from app.core.config import Settings, load_settings
 from app.core.db import Database
 from app.core.migrate import alembic_config, upgrade
@@ -28,7 +28,7 @@ from app.core.secrets import (
     key_file_beside,
     resolve_keyring,
 )
-from app.secrets_commands import rotate, verify
+from app.runtime.secrets import rotate, verify
 from app.sources.models import Source
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,7 +206,7 @@ def test_a_wrong_key_names_what_cannot_be_decrypted(client, db, settings, write_
     assert "YUQING_SECRET_KEY" in message and "\n" not in message
     with Database(settings.database_url, keyring=resolve_keyring(wrong)).session() as session:
         with pytest.raises(SecretsError, match="cannot be decrypted with the key from YUQING_SECRET_KEY"):
-            session.scalar(select(Channel.secret))
+            session.scalar(select(ChannelRow.secret))
     env = {"YUQING_DATABASE_URL": settings.database_url, "YUQING_SECRET_KEY": generate_key()}
     answer = _yuqing(["secrets", "check"], env)
     assert answer.returncode == 1 and "Traceback" not in answer.stderr
@@ -245,7 +245,7 @@ def test_the_migration_encrypts_rows_stored_before_it(settings, db) -> None:  # 
     upgrade(settings.database_url)
     database = Database(settings.database_url)
     with database.session() as session:
-        channel = session.scalars(select(Channel)).one()
+        channel = session.scalars(select(ChannelRow)).one()
         assert (channel.secret, channel.url.endswith(WEBHOOK_TOKEN)) == (CHANNEL_SECRET, True)
         assert session.scalars(select(Source.options)).one() == {"access_token": MASTODON_TOKEN}
     raw = _raw_bytes(settings, database)
@@ -282,7 +282,9 @@ def test_rotation_with_yuqing_secret_key(client, settings, write_headers) -> Non
     database = Database(keyed.database_url, keyring=resolve_keyring(keyed))
     with database.session() as session:
         session.add(
-            Channel(name="钉钉", kind="dingtalk", url=f"http://x/?t={WEBHOOK_TOKEN}", secret=CHANNEL_SECRET)
+            ChannelRow(
+                name="钉钉", kind="dingtalk", url=f"http://x/?t={WEBHOOK_TOKEN}", secret=CHANNEL_SECRET
+            )
         )
         session.add(
             Source(name="接口", kind="mastodon", url="http://x", options={"access_token": MASTODON_TOKEN})
@@ -298,6 +300,6 @@ def test_rotation_with_yuqing_secret_key(client, settings, write_headers) -> Non
         verify(keyed)
     rotated = Database(settings.database_url, keyring=Keyring((new,), origin="test"))
     with rotated.session() as session:
-        assert session.scalars(select(Channel.secret)).one() == CHANNEL_SECRET
+        assert session.scalars(select(ChannelRow.secret)).one() == CHANNEL_SECRET
         assert session.scalars(select(Source.options)).one() == {"access_token": MASTODON_TOKEN}
     rotated.dispose()

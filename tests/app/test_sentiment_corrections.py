@@ -20,7 +20,7 @@ from app.alerts.rollups import BUCKET, bucket_start
 from app.audit.models import AuditEntry
 from app.core.config import SettingsError, load_settings
 from app.posts.models import Post, SentimentCorrection
-from app.services import Services
+from app.runtime.container import Services
 from tests.support.seed import create_topic, iso, now, post, push
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.alerts import incidents
 from app.alerts.models import Alert, Incident, IncidentEvent, Silence
 from app.alerts.service import incident_read
-from app.channels.models import Notice
+from app.channels.models import NoticeRow
 from app.channels.outbox import Outbox
 from app.channels.reminders import write_reminders
 from app.topics.models import Topic
@@ -128,7 +128,7 @@ def test_reminders_held_by_a_silence_resume_when_it_ends(db, fast, receiver) -> 
         with db.session() as session:
             assert write_reminders(session, clock() + timedelta(minutes=minutes), outbox) == []
     with db.session() as session:
-        assert session.scalars(select(Notice.kind)).all() == []
+        assert session.scalars(select(NoticeRow.kind)).all() == []
         assert session.get(Incident, incident_id).last_reminded_at is None
         assert session.scalars(select(IncidentEvent.kind).where(IncidentEvent.kind == "silenced")).all() == [
             "silenced"  # the opening only: held reminders are retried, not logged every tick

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.core.config import load_settings
-from app.main import create_app
-from app.services import Services
+from app.runtime.application import create_app
+from app.runtime.container import Services
 from app.sources import presets
 from tests.support.loopback import LoopbackServer
 

@@ -41,8 +41,8 @@ CHANNEL_URLS = [
 @pytest.fixture
 def make_client(tmp_path: Path, sqlite_template: Path, analyzer) -> Iterator:  # type: ignore[no-untyped-def]
     """Build an app over a fresh SQLite copy with the given settings; yields a factory."""
-    from app.main import create_app
-    from app.services import Services
+    from app.runtime.application import create_app
+    from app.runtime.container import Services
 
     opened: list[tuple[TestClient, Database]] = []
 
@@ -166,7 +166,7 @@ def test_cors_allows_only_configured_origins(make_client) -> None:  # type: igno
 def _fetch(url: str, allowlist: list[str]) -> Any:
     import asyncio
 
-    from app.services import make_fetcher
+    from app.runtime.container import make_fetcher
 
     async def run() -> Any:
         settings = load_settings(url_allowlist=allowlist, collect_host_interval_seconds=0)

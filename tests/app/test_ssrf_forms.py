@@ -137,8 +137,8 @@ def api(
     tmp_path: Path, sqlite_template: Path, analyzer, fake_dns
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:  # type: ignore[no-untyped-def]
     """The app over a fresh SQLite copy, with no allow-list."""
-    from app.main import create_app
-    from app.services import Services
+    from app.runtime.application import create_app
+    from app.runtime.container import Services
 
     path = tmp_path / "forms.db"
     shutil.copyfile(sqlite_template, path)
@@ -186,7 +186,7 @@ def test_every_form_is_refused_or_accepted_when_saved(api) -> None:  # type: ign
 def test_every_refused_form_is_refused_at_connect_time(loopback_server, fake_dns) -> None:  # type: ignore[no-untyped-def]
     from app.channels.base import ChannelRequest, Outcome
     from app.channels.delivery import send
-    from app.services import make_fetcher
+    from app.runtime.container import make_fetcher
     from collectors.errors import BlockedAddressError
 
     port = int(loopback_server.base_url.rsplit(":", 1)[1])
@@ -233,7 +233,7 @@ def test_public_forms_pass_the_connect_time_check(fake_dns) -> None:  # type: ig
 def test_allow_listed_names_and_networks_and_the_own_address_stay_reachable(
     loopback_server, fake_dns
 ) -> None:  # type: ignore[no-untyped-def]
-    from app.services import make_fetcher
+    from app.runtime.container import make_fetcher
     from collectors.errors import BlockedAddressError
 
     port = int(loopback_server.base_url.rsplit(":", 1)[1])

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.alerts.models import Silence
-from app.channels.models import Channel
+from app.channels.models import ChannelRow
 from app.keys.models import ApiKey
 from app.sources.models import Source
 from app.topics.models import Topic
@@ -113,7 +113,7 @@ def test_manage_everything_from_the_dashboard(  # type: ignore[no-untyped-def]
     page.locator("#manage-channels [data-action=toggle]").first.click()
     expect(page.locator("#manage-channels [data-action=toggle]").first).to_have_text("启用")
     with db.session() as session:
-        channel = session.scalar(select(Channel).where(Channel.name == "公关部企业微信群"))
+        channel = session.scalar(select(ChannelRow).where(ChannelRow.name == "公关部企业微信群"))
         assert channel is not None and not channel.enabled and channel.min_grade == "influential"
         assert channel.options == {"reports": {"daily": "08:30"}}
 

@@ -1,4 +1,4 @@
-"""CLI commands beyond serve/migrate/keys: collection, import and sources."""
+"""`yuqing collect|sources|import|source-presets|add-source`: collection, file import and sources."""
 
 from __future__ import annotations
 
@@ -8,19 +8,18 @@ from typing import Annotated
 
 import typer
 
-from app.cli import _auto_migrate, _setup, cli, settings_or_exit
+from app.cli.common import auto_migrate, settings_or_exit, setup
 
 
 def _services():  # type: ignore[no-untyped-def]
-    from app.services import Services
+    from app.runtime.container import Services
 
     settings = settings_or_exit()
-    _setup(settings)
-    _auto_migrate(settings)
+    setup(settings)
+    auto_migrate(settings)
     return Services.create(settings)
 
 
-@cli.command()
 def collect(
     once: Annotated[bool, typer.Option("--once", help="Run one pass and exit.")] = True,
     source: Annotated[str | None, typer.Option(help="Only this source (by name).")] = None,
@@ -57,7 +56,6 @@ def collect(
     raise typer.Exit(1 if failed else 0)
 
 
-@cli.command("sources")
 def sources_list() -> None:
     """List sources with their health."""
     from app.sources import service
@@ -73,7 +71,6 @@ def sources_list() -> None:
             )
 
 
-@cli.command("import")
 def import_file(
     file: Annotated[Path, typer.Argument(help="A .jsonl, .csv or .xlsx file of posts (UTF-8 or GBK).")],
     source: Annotated[str, typer.Option(help="The push source to import into (created if missing).")],
@@ -110,7 +107,6 @@ def import_file(
         typer.echo(f"  … and {len(report.rejected) - 50} more", err=True)
 
 
-@cli.command("source-presets")
 def source_presets() -> None:
     """List the platform presets (微博, 知乎, B站, 抖音, 小红书, 贴吧, 今日头条, 公众号, news sites)."""
     from app.sources import presets
@@ -125,7 +121,6 @@ def source_presets() -> None:
         typer.echo(f"{preset.id}\t{preset.name}\t{params}{ready}")
 
 
-@cli.command("add-source")
 def add_source(
     preset: Annotated[str, typer.Option(help="A preset id (yuqing source-presets lists them).")],
     param: Annotated[

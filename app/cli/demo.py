@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli import _auto_migrate, _setup, cli, settings_or_exit
+from app.cli.common import auto_migrate, settings_or_exit, setup
 
 SINK_PATH = "/api/v1/demo/sink"
 REMOVED_LABELS = {
@@ -57,7 +57,6 @@ def _describe(summary, base: str) -> list[str]:  # type: ignore[no-untyped-def]
     return lines
 
 
-@cli.command()
 def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -67,11 +66,11 @@ def demo(
     """Load the demo (a fictional brand, three days of real posts, a negative burst) and serve."""
     from app.core.db import utcnow
     from app.demo import loader
-    from app.services import Services
+    from app.runtime.container import Services
 
     settings = settings_or_exit()
-    _setup(settings)
-    _auto_migrate(settings)
+    setup(settings)
+    auto_migrate(settings)
     base = local_base(host, port)
     if remove:
         _remove(settings)
@@ -79,7 +78,7 @@ def demo(
     services = Services.create(settings)
     try:
         sink = base + SINK_PATH if settings.demo_sink_enabled else None
-        summary = loader.load(services, now=utcnow(), sink_url=sink)
+        summary = loader.load(services.pipeline, now=utcnow(), sink_url=sink)
         with services.db.session() as session:
             key = loader.admin_key(session)
     finally:
@@ -90,7 +89,7 @@ def demo(
     typer.echo(key)
     if load_only:
         return
-    from app.runner import run_server
+    from app.runtime.server import run_server
 
     # The demo's webhook sink is this server: its own address must be the base URL.
     run_server(settings.model_copy(update={"base_url": base}), host=host, port=port)

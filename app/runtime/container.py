@@ -34,7 +34,7 @@ from app.core.urls import address_check, resolve_for_connect
 from app.pipeline import Pipeline
 from app.posts.analyzer import PostAnalyzer
 from app.reports.delivery import queue_due_reports
-from app.scheduler import CollectionWorker, SchedulerLock, build_scheduler
+from app.runtime.jobs import CollectionWorker, SchedulerLock, build_scheduler
 from collectors.http import Fetcher
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import uvicorn
 from app.core.config import Settings
 from app.core.migrate import upgrade
 from app.core.secrets import SecretsError
-from app.services import ROLES
+from app.runtime.container import ROLES
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def run_server(settings: Settings, *, host: str, port: int, role: str = "all") -
 
     The port is bound first, so a process that cannot listen exits before any background job starts.
     """
-    from app.main import create_app
-    from app.secrets_commands import verify as verify_secrets
+    from app.runtime.application import create_app
+    from app.runtime.secrets import verify as verify_secrets
 
     try:
         check_role(settings, role)

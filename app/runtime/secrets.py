@@ -1,4 +1,5 @@
-"""`yuqing secrets …`: generate a key, check every stored secret opens, rotate to a new key.
+"""Secrets at rest across the store: check every stored secret opens (each process does at start,
+and `yuqing secrets check`), rotate them to a new key (`yuqing secrets rotate`, app/cli/secrets.py).
 
 Rotation re-encrypts every encrypted column in one transaction (app/core/secrets.py):
 
@@ -14,10 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import typer
 from sqlalchemy import text
 
-from app.cli import _auto_migrate, _setup, cli, settings_or_exit
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.secrets import (
@@ -31,9 +30,6 @@ from app.core.secrets import (
     write_key_file,
 )
 from app.models import metadata
-
-secrets_cli = typer.Typer(help="Encryption of channel and source credentials at rest.", no_args_is_help=True)
-cli.add_typer(secrets_cli, name="secrets")
 
 
 def verify(settings: Settings) -> int:
@@ -92,37 +88,3 @@ def rotate(settings: Settings) -> Rotation:
         f"re-encrypted {count} secret(s) under the first key of YUQING_SECRET_KEY; "
         "now set YUQING_SECRET_KEY to that key alone and start Yuqing",
     )
-
-
-@secrets_cli.command("generate-key")
-def generate_key_command() -> None:
-    """Print a new random key for YUQING_SECRET_KEY or a key file."""
-    typer.echo(generate_key())
-
-
-@secrets_cli.command("check")
-def check_command() -> None:
-    """Check that every stored secret opens with the configured key."""
-    settings = settings_or_exit()
-    _setup(settings)
-    _auto_migrate(settings)
-    try:
-        count = verify(settings)
-    except SecretsError as exc:
-        typer.echo(f"yuqing: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"all {count} stored secret(s) open with the key from {resolve_keyring(settings).origin}")
-
-
-@secrets_cli.command("rotate")
-def rotate_command() -> None:
-    """Re-encrypt every stored secret under a new key, in one transaction (stop Yuqing first)."""
-    settings = settings_or_exit()
-    _setup(settings)
-    _auto_migrate(settings)
-    try:
-        rotation = rotate(settings)
-    except SecretsError as exc:
-        typer.echo(f"yuqing: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(rotation.message)

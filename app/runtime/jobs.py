@@ -13,7 +13,6 @@ import asyncio
 import logging
 import os
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -23,12 +22,11 @@ from sqlalchemy.exc import DBAPIError
 
 from app.core import locks
 from app.core.db import Database, utcnow
-from app.core.errors import ServiceUnavailable
 from app.core.locks import LockKey
 from app.pipeline import Pipeline
-from app.sources.models import Source, SourceRun
+from app.sources.models import Source
 from app.sources.schemas import RunSummary
-from app.sources.service import PUSH_KIND, get
+from app.sources.service import PUSH_KIND
 from collectors.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -196,36 +194,3 @@ def build_scheduler(jobs: list[tuple[Callable[[], Awaitable[object]], float, str
             misfire_grace_time=max(int(seconds), 1),
         )
     return scheduler
-
-
-def collect_by_worker(db: Database, source_id: int, *, timeout: float, poll: float = 0.2) -> RunSummary:
-    """Make a source due now and wait for the next run a worker finishes (for API processes)."""
-    asked = utcnow()
-    with db.session() as session:
-        get(session=session, source_id=source_id).next_run_at = asked
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with db.session() as session:
-            run = session.scalar(
-                select(SourceRun)
-                .where(SourceRun.source_id == source_id, SourceRun.finished_at >= asked)
-                .order_by(SourceRun.finished_at)
-                .limit(1)
-            )
-            if run is not None:
-                name = get(session=session, source_id=source_id).name
-                return RunSummary(
-                    source_id=source_id,
-                    source=name,
-                    status=run.status,
-                    new=run.new,
-                    duplicates=run.duplicates,
-                    not_modified=run.status == "not_modified",
-                    error=run.error,
-                    duration_ms=int((run.finished_at - run.started_at).total_seconds() * 1000),
-                )
-        time.sleep(poll)
-    raise ServiceUnavailable(
-        f"no worker collected source {source_id} within {timeout:.0f} s: is a `yuqing serve --role worker` "
-        "(or `all`) process running against this database?"
-    )

@@ -12,7 +12,6 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from app import metrics as metrics_router
 from app.alerts import router as alerts_router
 from app.audit import router as audit_router
 from app.cases import router as cases_router
@@ -26,7 +25,8 @@ from app.keys.limiter import FailedAuthLimiter
 from app.posts import router as posts_router
 from app.posts import search_router
 from app.reports import router as reports_router
-from app.services import Services
+from app.runtime import metrics_router
+from app.runtime.container import Services
 from app.sources import router as sources_router
 from app.topics import router as topics_router
 from app.web import router as web_router

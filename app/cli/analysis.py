@@ -12,8 +12,6 @@ from typing import Annotated, TextIO
 
 import typer
 
-from app.cli import cli
-
 
 @contextmanager
 def _open(path: str, mode: str) -> Iterator[TextIO]:
@@ -39,7 +37,6 @@ def _configured_model() -> Path | None:
         raise typer.Exit(2) from None
 
 
-@cli.command()
 def analyze(
     input: Annotated[str, typer.Option("--input", "-i", help="JSONL with a 'text' field per line, or '-'.")],
     output: Annotated[str, typer.Option("--output", "-o", help="JSONL output, or '-'.")] = "-",
@@ -66,7 +63,6 @@ def analyze(
     typer.echo(f"analysed {total} lines, {errors} with errors", err=True)
 
 
-@cli.command()
 def detect(
     input: Annotated[Path, typer.Option("--input", "-i", help="CSV with columns timestamp,value.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV with score and alert columns added.")],
@@ -113,7 +109,6 @@ def _export_corrections(path: Path) -> int:
     return count
 
 
-@cli.command("train-sentiment")
 def train_sentiment(
     input: Annotated[
         list[Path], typer.Option("--input", "-i", help="Labelled JSONL {text, label}; repeatable.")

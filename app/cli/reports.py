@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli import _auto_migrate, _setup, cli, settings_or_exit
+from app.cli.common import auto_migrate, settings_or_exit, setup
 
 
 def chart_path(output: Path) -> Path:
@@ -15,7 +15,6 @@ def chart_path(output: Path) -> Path:
     return output.with_name(output.stem + ".trend.svg")
 
 
-@cli.command()
 def report(
     topic: Annotated[str, typer.Option(help="Topic name (or id).")],
     period: Annotated[str, typer.Option(help="day | week (China time).")] = "day",
@@ -33,8 +32,8 @@ def report(
         typer.echo("yuqing: --format 只能是 md 或 html，--period 只能是 day 或 week", err=True)
         raise typer.Exit(2)
     settings = settings_or_exit()
-    _setup(settings)
-    _auto_migrate(settings)
+    setup(settings)
+    auto_migrate(settings)
     db = Database(settings.database_url)
     try:
         with db.session() as session:

@@ -7,18 +7,17 @@ from typing import Annotated
 
 import typer
 
-from app.cli import _auto_migrate, _setup, cli, settings_or_exit
+from app.cli.common import auto_migrate, settings_or_exit, setup
 
 case_cli = typer.Typer(help="The case library (复盘).", no_args_is_help=True)
-cli.add_typer(case_cli, name="case")
 
 
 def _database():  # type: ignore[no-untyped-def]
     from app.core.db import Database
 
     settings = settings_or_exit()
-    _setup(settings)
-    _auto_migrate(settings)
+    setup(settings)
+    auto_migrate(settings)
     return Database(settings.database_url)
 
 
