@@ -62,14 +62,15 @@ def test_health_in_chinese_with_advice(client, db, write_headers, loopback_serve
 
 
 def test_the_report_states_the_gaps_with_their_cause(client, db, write_headers, read_headers) -> None:  # type: ignore[no-untyped-def]
-    from app.reports.periods import window
+    from app.reports.periods import china_today, window
     from tests.support.seed import create_topic, post, push
 
     now = utcnow()
-    win = window("day", None, now=now)
+    day = china_today(now) - timedelta(days=1)  # a whole past day: the outage fits at any hour
+    win = window("day", day, now=now)
     topic = create_topic(client, write_headers, "星河汽车", "星河汽车")
     push(client, write_headers, "weibo", [post("p1", "星河汽车新车发布", win.start + timedelta(minutes=5))])
-    outage = max(win.start, now - timedelta(hours=3))
+    outage = win.start + timedelta(hours=3)
     with db.session() as session:
         source = session.scalar(select(Source).where(Source.name == "weibo"))
         message = "HTTP 503 from rsshub:1200: Got error code -352 while fetching: 风控校验失败"
@@ -84,7 +85,9 @@ def test_the_report_states_the_gaps_with_their_cause(client, db, write_headers, 
                 error=message if status == "error" else None,
             )
     report = client.get(
-        f"/api/v1/reports/topics/{topic['id']}", params={"format": "md"}, headers=read_headers
+        f"/api/v1/reports/topics/{topic['id']}",
+        params={"format": "md", "date": day.isoformat()},
+        headers=read_headers,
     )
     assert report.status_code == 200
     assert "本时段「weibo」数据源中断 35 分钟（被平台风控拦截）" in report.text
