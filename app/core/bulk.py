@@ -3,7 +3,10 @@
 A 1,000-row `INSERT … VALUES` or a 1,000-key `IN (…)` carries thousands of placeholders; psycopg
 splits such long statements in Python on every call and PostgreSQL plans them anew. Here the
 same statements carry one array parameter per column instead (`unnest`, `= ANY`), so the
-statement text is short and constant. On SQLite the plain SQLAlchemy forms are used.
+statement text is short and constant. `insert_ignore` sends its arrays in psycopg's binary
+format: the text format escapes and quotes every element in Python, which for 1,000 posts (text,
+raw text, search terms) cost about 150 ms per batch against about 20 ms. On SQLite the plain
+SQLAlchemy forms are used.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, Column, ColumnElement, bindparam, func, select, text
+from sqlalchemy import ARRAY, Column, ColumnElement, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
@@ -80,7 +83,7 @@ def insert_ignore(
                 values = [column.type.process_bind_param(v, dialect) for v in values]
             array_type, select = column.type.compile(dialect=dialect), f"u.c{index}"
         params[f"p{index}"] = values
-        arrays.append(f"CAST(:p{index} AS {array_type}[])")
+        arrays.append(f"CAST(%(p{index})b AS {array_type}[])")  # psycopg: binary format
         selects.append(select)
     aliases = ", ".join(f"c{i}" for i in range(len(names)))
     sql = (
@@ -90,6 +93,5 @@ def insert_ignore(
     )
     if returning:
         sql += " RETURNING " + ", ".join(quote(name) for name in returning)
-        return list(session.execute(text(sql), params))
-    session.execute(text(sql), params)
-    return []
+    result = session.connection().exec_driver_sql(sql, params)
+    return list(result) if returning else []
