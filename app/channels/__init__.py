@@ -2,6 +2,7 @@
 
 notice.py    Notice / NoticePost / make_digest (the outbox JSON; kinds, grades, statuses are enums)
 policy.py    decide(): silences, grade filters, quiet hours, minimum interval, at notice time
+report_schedule.py  ReportSchedule: the 舆情简报 schedule a channel keeps in `options.reports`
 base.py      ChannelRequest, Outcome, DeliveryResult, ChannelConfig, Channel, HTTP/vendor judging
 markup.py    per-vendor markup dialects and escaping of untrusted text
 message.py   Chinese message composition, sparkline, byte-aware paginate/trim
