@@ -1,4 +1,4 @@
-"""Cost of `app.alerts.rollups.apply` per batch of 1,000 stored posts on PostgreSQL.
+"""Cost of `app.stats.rollups.apply` per batch of 1,000 stored posts on PostgreSQL.
 
 Run on its own (not a section of `python -m bench`): `.venv/bin/python -m bench.bench_apply`.
 A scratch database `yq_bench_apply` gets 20 topics; batches of 1,000 `StoredPost`s (40 sources, five
@@ -59,7 +59,7 @@ def _posts(rng: random.Random, first_id: int, clock: datetime, spread: timedelta
 
 def measure(url: str, spread: timedelta, warmup: int, timed: int, seed: int) -> list[float]:
     """Milliseconds per batch of 1,000 posts through `apply` + commit, after `warmup` batches."""
-    from app.alerts import rollups
+    from app.stats import rollups
 
     engine = create_engine(url)
     rng = random.Random(seed)

@@ -262,7 +262,7 @@ def http_run(
 
 PHASES = (
     ("Pipeline.push (whole batch)", "app/pipeline.py", "push"),
-    ("validate_posts (pydantic)", "app/pipeline.py", "validate_posts"),
+    ("validate_posts (pydantic)", "app/posts/validation.py", "validate_posts"),
     ("PostAnalyzer.refresh_topics", "app/posts/analyzer.py", "refresh_topics"),
     ("_existing_keys (dedup SELECT)", "app/posts/ingest.py", "_existing_keys"),
     ("PostAnalyzer.analyze_many", "app/posts/analyzer.py", "analyze_many"),
@@ -274,8 +274,9 @@ PHASES = (
     ("clusters.assign (near-duplicates)", "app/posts/clusters.py", "assign"),
     ("_set_clusters (UPDATE)", "app/posts/ingest.py", "_set_clusters"),
     ("_tag_topics (INSERT post_topics)", "app/posts/ingest.py", "_tag_topics"),
+    ("rollups.on_stored (hook)", "app/stats/rollups.py", "on_stored"),
+    ("  rollups.apply", "app/stats/rollups.py", "apply"),
     ("AlertEngine.on_stored", "app/alerts/engine.py", "on_stored"),
-    ("  rollups.apply", "app/alerts/rollups.py", "apply"),
     ("  AlertEngine.evaluate", "app/alerts/engine.py", "evaluate"),
     ("Session.commit", "sqlalchemy/orm/session.py", "commit"),
     ("psycopg cursor execute/executemany", "psycopg/cursor.py", "execute"),

@@ -4,14 +4,14 @@ Data are made in SQL (`INSERT … SELECT … FROM generate_series`) in a dedicat
 afterwards: 40 sources with a run every 10 minutes (a few failing stretches, so `gaps` has work),
 20 topics of skewed size, posts over 60 days with skewed authors, 60% of the posts tagged with one
 topic and 10% with a second. The rollups are then built in SQL with the counts
-`app.alerts.rollups.apply` maintains at ingest: 5-minute `rollups` and `rollup_members` ('a', 's',
+`app.stats.rollups.apply` maintains at ingest: 5-minute `rollups` and `rollup_members` ('a', 's',
 'p') from the tagged posts; hourly and daily members ('a', 's') from the finer grain's members (what
 `apply` relies on: a member new to an hour is new to its 5-minute bucket); hourly and daily rollups
 summing the 5-minute counters, with distinct authors and sources counted from their own members; then
 `VACUUM ANALYZE`. The secondary indexes of `posts` and `post_topics` are dropped for the bulk load and
 re-created with their migration definitions, so the final schema is the service's.
 
-Queries: `app.alerts.trends.trend(session, topic_id, start, end, interval)` for random topics and
+Queries: `app.stats.trends.trend(session, topic_id, start, end, interval)` for random topics and
 ranges — 24 h at 5m, 7 d at 1h, 30 d at 1d — each in its own session, as the API does per request.
 `BENCH_TREND_SIZES` (comma-separated post counts, e.g. `1000000`) overrides the sizes.
 """
@@ -356,7 +356,7 @@ def time_queries(
     """Per kind, per round: the latencies (ms) of `trend` for random topics and ranges."""
     from sqlalchemy.orm import Session
 
-    from app.alerts.trends import trend
+    from app.stats.trends import trend
 
     rng = random.Random(seed)
     results: dict[str, list[list[float]]] = {label: [] for label, *_ in KINDS}
@@ -391,8 +391,8 @@ def breakdown(engine: Engine, now: datetime, samples: int) -> str:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from app.alerts import trends
-    from app.alerts.rollups import GRAIN, bucket_start
+    from app.stats import trends
+    from app.stats.rollups import GRAIN, bucket_start
 
     rng = random.Random(5)
     lines = [

@@ -6,7 +6,7 @@ format), and the coordination detector fed with newly stored posts, one shared s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,10 +22,12 @@ from analysis.detectors import (
     PostSignal,
     VolumeSpikeDetector,
 )
-from app.alerts.models import DetectorState, Rollup
-from app.alerts.rollups import BUCKET, bucket_start
+from app.alerts.models import DetectorState
 from app.core.bulk import dialect_insert
 from app.posts.models import Post, PostTopic
+from app.stats import queries
+from app.stats.models import Rollup
+from app.stats.rollups import BUCKET, bucket_start
 
 log = logging.getLogger(__name__)
 LOOKBACK = timedelta(days=7)
@@ -92,18 +94,12 @@ STATE_ROWS = (*BUCKET_DETECTORS, *(checkpoint(name) for name in BUCKET_DETECTORS
 
 def load_counts(session: Session, topic_id: int, start: datetime, end: datetime) -> dict[datetime, Counts]:
     """Counts per bucket of a topic in [start, end)."""
-    stmt = select(Rollup).where(
-        Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end
-    )
-    return {row.bucket_start: Counts.of(row) for row in session.scalars(stmt)}
+    return {row.bucket_start: Counts.of(row) for row in queries.read(session, topic_id, start, end)}
 
 
 def earliest_bucket(session: Session, topic_id: int) -> datetime | None:
     """The topic's first stored bucket."""
-    stmt = (
-        select(Rollup.bucket_start).where(Rollup.topic_id == topic_id).order_by(Rollup.bucket_start).limit(1)
-    )
-    return session.scalar(stmt)
+    return queries.earliest(session, topic_id)
 
 
 def mark_stale(session: Session, topic_id: int, oldest_bucket: datetime) -> None:
@@ -117,6 +113,14 @@ def mark_stale(session: Session, topic_id: int, oldest_bucket: datetime) -> None
         )
         .values(stale=True)
     )
+
+
+def relabeled(
+    session: Session, topic_ids: Sequence[int], published_at: datetime, old: str | None, new: str
+) -> None:
+    """A post's label changed (an analyst's correction): its topics' detectors replay from its bucket."""
+    for topic_id in topic_ids:
+        mark_stale(session, topic_id, bucket_start(published_at))
 
 
 def _state_rows(session: Session, topic_id: int) -> dict[str, DetectorState]:

@@ -1,4 +1,4 @@
-"""The alert engine: rollups at ingest, detectors on the present window, graded alerts and
+"""The alert engine: detectors on the present window, graded alerts and
 incidents, auto-resolve — all inside the caller's transaction (so notices land with the change)."""
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from analysis.grading import GradePolicy, GradingInputs, critical_mentions, grade, headline
-from app.alerts import detection, incidents, rollups
-from app.alerts.models import Alert, Rollup, RollupMember
-from app.alerts.rollups import BUCKET, bucket_start
+from app.alerts import detection, incidents
+from app.alerts.models import Alert
 from app.core import metrics
 from app.posts.ingest import StoredPost
-from app.posts.models import Post, PostTopic
+from app.posts.models import Post, PostTopic, Topic
 from app.sources import service as sources
-from app.topics import service as topics
-from app.topics.models import Topic
+from app.stats import queries
+from app.stats.rollups import BUCKET, bucket_start
 
 log = logging.getLogger(__name__)
 CONTEXT_WINDOW = timedelta(minutes=60)
@@ -43,17 +42,16 @@ class EngineConfig:
 
 
 class AlertEngine:
-    """Turns stored posts into rollups, detector decisions, alerts and incidents."""
+    """Turns stored posts (already in the rollups) into detector decisions, alerts and incidents."""
 
     def __init__(self, config: EngineConfig, write_notice: NoticeWriter | None = None) -> None:
         self.config = config
         self.write_notice: NoticeWriter = write_notice or (lambda *args: None)
 
     def on_stored(self, session: Session, stored: Sequence[StoredPost], now: datetime) -> None:
-        """Pipeline hook: update rollups, mark replays for late posts, judge topics with posts inside
-        the lateness allowance (event time: a burst that arrives late still alerts)."""
-        topics.lock_for_ingest(session, {topic_id for post in stored for topic_id in post.topic_ids})
-        rollups.apply(session, stored, now)
+        """Pipeline hook, after the rollups' (`app.stats.rollups.on_stored`, which takes the topics'
+        locks): mark replays for late posts, judge topics with posts inside the lateness allowance
+        (event time: a burst that arrives late still alerts)."""
         oldest: dict[int, datetime] = {}
         fresh: dict[int, list[StoredPost]] = defaultdict(list)
         for post in stored:
@@ -215,13 +213,9 @@ class AlertEngine:
         share: Any,
     ) -> GradingInputs:
         since = now - CONTEXT_WINDOW
-        members = _members(session, topic.id, since)
+        members = queries.members(session, topic.id, since)
         incident = incidents.active_incident(session, topic.id)
-        engagement = session.scalar(
-            select(func.coalesce(func.sum(Rollup.engagement), 0)).where(
-                Rollup.topic_id == topic.id, Rollup.bucket_start >= bucket_start(since)
-            )
-        )
+        engagement = queries.total(session, topic.id, bucket_start(since), counter="engagement")
         critical = critical_mentions(
             _recent_texts(session, topic.id, since),
             list(topic.critical_terms or []) or list(self.config.critical_terms),
@@ -266,16 +260,6 @@ def _history_note(buckets: int) -> str:
     if buckets * BUCKET >= FULL_HISTORY:
         return ""
     return f"（基线仅依据 {max(1, round(buckets * BUCKET / timedelta(hours=1)))} 小时历史）"
-
-
-def _members(session: Session, topic_id: int, since: datetime) -> dict[str, set[str]]:
-    stmt = select(RollupMember.kind, RollupMember.member).where(
-        RollupMember.topic_id == topic_id, RollupMember.bucket_start >= bucket_start(since)
-    )
-    found: dict[str, set[str]] = {"a": set(), "s": set(), "p": set()}
-    for kind, member in session.execute(stmt):
-        found.setdefault(kind, set()).add(member)
-    return found
 
 
 def _reach(session: Session, topic_id: int, since: datetime) -> tuple[int | None, int]:

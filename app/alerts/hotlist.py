@@ -24,12 +24,11 @@ from sqlalchemy.orm import Session
 
 from analysis.grading import Grade, Grading, RuleHit
 from app.alerts import incidents
-from app.alerts.rollups import bucket_start
 from app.core import metrics
-from app.posts.models import PostTopic
+from app.posts.models import PostTopic, Topic
 from app.sources.hotlist import HotListChange, HotListMove
 from app.sources.models import Source
-from app.topics.models import Topic
+from app.stats.rollups import bucket_start
 
 log = logging.getLogger(__name__)
 DETECTOR = "hotlist"

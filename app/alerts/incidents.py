@@ -24,7 +24,7 @@ from app.core import locks
 from app.core.errors import Conflict, NotFound
 from app.core.locks import LockKey
 from app.core.vocab import ACTIVE_STATUSES, AlertStatus, IncidentStatus, NoticeKind
-from app.topics.models import Topic
+from app.posts.models import Topic
 
 ACTIVE = ACTIVE_STATUSES
 

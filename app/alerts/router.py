@@ -1,21 +1,19 @@
-"""HTTP routes: alerts, incidents (ack/resolve/notes/checklist), silences, topic trends and backtests."""
+"""HTTP routes: alerts, incidents (ack/resolve/notes/checklist) and silences (a topic's trend and
+backtest: `app/topics/views.py`)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 from sqlalchemy import select
 
 from analysis.grading import Grade
-from app.alerts import incidents, service, story, trends
+from app.alerts import incidents, service, story
 from app.alerts.models import Alert, Incident, Silence
 from app.alerts.schemas import (
     ActionBody,
     AlertRead,
-    BacktestRequest,
-    BacktestResult,
     ChecklistUpdate,
     EventRead,
     IncidentRead,
@@ -23,13 +21,12 @@ from app.alerts.schemas import (
     NoteCreate,
     SilenceCreate,
     SilenceRead,
-    TrendRead,
 )
 from app.core.db import utcnow
 from app.core.deps import Id, IdFilter, OptionalUTCTime, ReadKey, SessionDep, WriteKey
-from app.core.errors import BadRequest, NotFound
+from app.core.errors import NotFound
 from app.core.vocab import AlertStatus, IncidentStatus
-from app.topics import service as topics
+from app.posts.models import Topic
 
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -151,7 +148,8 @@ def tick(incident_id: Id, body: ChecklistUpdate, session: SessionDep, key: Write
 def create_silence(body: SilenceCreate, session: SessionDep, key: WriteKey) -> SilenceRead:
     """Silence notices for a topic (or all topics) up to a grade, e.g. during a planned launch."""
     if body.topic_id is not None:
-        topics.get(session=session, topic_id=body.topic_id)
+        if session.get(Topic, body.topic_id) is None:
+            raise NotFound(f"topic {body.topic_id} not found")
     silence = Silence(**body.model_dump(), created_by=key.name)
     session.add(silence)
     session.flush()
@@ -175,30 +173,3 @@ def delete_silence(silence_id: Id, session: SessionDep, _: WriteKey) -> None:
     if silence is None:
         raise NotFound(f"silence {silence_id} not found")
     session.delete(silence)
-
-
-@router.get("/topics/{topic_id}/trend", response_model=TrendRead)
-def topic_trend(
-    topic_id: Id,
-    session: SessionDep,
-    _: ReadKey,
-    start: OptionalUTCTime = None,
-    end: OptionalUTCTime = None,
-    interval: str = Query("5m", pattern="^(5m|1h|1d)$"),
-) -> TrendRead:
-    """Buckets (by post time) with sentiment split, and gaps where a source of the topic was failing."""
-    topics.get(session=session, topic_id=topic_id)
-    end = end or utcnow()
-    start = start or end - timedelta(days=1)
-    if end <= start:
-        raise BadRequest("end must be after start")
-    if (end - start) / trends.INTERVALS[interval] > 5000:
-        raise BadRequest("too many buckets: shorten the range or use a longer interval")
-    return TrendRead.model_validate(trends.trend(session, topic_id, start, end, interval))
-
-
-@router.post("/topics/{topic_id}/backtest", response_model=BacktestResult)
-def backtest(topic_id: Id, body: BacktestRequest, session: SessionDep, _: ReadKey) -> BacktestResult:
-    """Run the service's volume detector over stored history to tune a topic before going live."""
-    topics.get(session=session, topic_id=topic_id)
-    return service.backtest(session, topic_id, body)

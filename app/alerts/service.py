@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from analysis.detectors import detect_series
 from analysis.grading import GRADE_LABELS
-from app.alerts.models import Incident, IncidentEvent, Rollup, Silence
-from app.alerts.rollups import BUCKET, bucket_start
+from app.alerts.models import Incident, IncidentEvent, Silence
 from app.alerts.schemas import BacktestPoint, BacktestRequest, BacktestResult, EventRead, IncidentRead
-from app.channels.policy import covering_silence, current_silences
+from app.alerts.silences import covering_silence, current_silences
 from app.core.db import utcnow
 from app.core.vocab import IncidentStatus
+from app.stats import queries
+from app.stats.rollups import BUCKET, bucket_start
 
 
 def silences_now(session: Session, now: datetime | None = None) -> list[Silence]:
@@ -61,12 +62,9 @@ def backtest(session: Session, topic_id: int, body: BacktestRequest) -> Backtest
     end = body.end or utcnow()
     start = body.start or end - timedelta(days=14)
     start = bucket_start(start)
-    stmt = select(Rollup).where(
-        Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end
-    )
     stored = {
         r.bucket_start: float(r.total if body.series == "total" else r.negative)
-        for r in session.scalars(stmt)
+        for r in queries.read(session, topic_id, start, end)
     }
     times: list[datetime] = []
     values: list[float] = []

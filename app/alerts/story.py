@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from analysis.grading import Grade
 from app.alerts.models import Alert, Incident
-from app.alerts.rollups import GRAIN, bucket_start, read
 from app.alerts.schemas import (
     IncidentStory,
     StoryAccount,
@@ -31,6 +30,8 @@ from app.alerts.schemas import (
 from app.core.db import utcnow
 from app.posts.models import Post, PostTopic
 from app.sources.models import Source
+from app.stats.queries import read
+from app.stats.rollups import GRAIN, bucket_start
 
 LEAD = timedelta(hours=2)  # the story starts this long before the incident opened
 CONTEXT = timedelta(hours=6)  # the trend shows this much more history before the story

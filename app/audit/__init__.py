@@ -1,0 +1,1 @@
+"""Audit log: who changed what (models.py), recording it (service.py), reading it (router.py, schemas.py)."""

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from app.audit import service
+from app.audit.schemas import AuditRead
+from app.core.api import ErrorResponse
 from app.core.deps import AdminKey, SessionDep
-from app.posts.search_schemas import AuditRead, ErrorResponse
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 _ERRORS = {

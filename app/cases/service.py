@@ -16,7 +16,7 @@ from app.cases.models import Case
 from app.cases.schemas import CaseCreate, CaseSummary, CaseUpdate
 from app.core.errors import Conflict, NotFound
 from app.core.vocab import IncidentStatus
-from app.topics.models import Topic
+from app.posts.models import Topic
 
 SEARCHED = (Case.title, Case.summary, Case.outcome, Case.lessons, Case.tags_text)
 MAX_EVENTS = 500

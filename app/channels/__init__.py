@@ -2,6 +2,7 @@
 
 notice.py    Notice / NoticePost / make_digest (a NoticeRow's payload; kinds, grades, statuses are enums)
 policy.py    decide(): silences, grade filters, quiet hours, minimum interval, at notice time
+report_schedule.py  ReportSchedule: the 舆情简报 schedule a channel keeps in `options.reports`
 base.py      ChannelRequest, Outcome, DeliveryResult, ChannelConfig, ChannelProvider (a kind's base),
              HTTP/vendor judging
 markup.py    per-vendor markup dialects and escaping of untrusted text

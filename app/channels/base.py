@@ -29,7 +29,7 @@ from app.channels.notice import (  # noqa: F401  (re-exported: the notice model 
     NoticePost,
     make_digest,
 )
-from app.reports.schedule import ReportSchedule
+from app.channels.report_schedule import ReportSchedule
 
 MENTION_PATTERN = re.compile(r"^(@all|\+?\d{5,20}|[A-Za-z0-9_.\-]{1,64})$")
 MOBILE_PATTERN = re.compile(r"^\+?\d{5,20}$")
@@ -191,7 +191,7 @@ class ChannelConfig(BaseModel):
     rate_per_minute: int | None = Field(default=None, ge=1, le=6000)
     max_messages: int = Field(default=1, ge=1, le=5)
     max_posts: int = Field(default=5, ge=0, le=50)
-    reports: ReportSchedule | None = None  # scheduled 舆情简报 (app/reports/schedule.py)
+    reports: ReportSchedule | None = None  # scheduled 舆情简报 (app/channels/report_schedule.py)
 
     @field_validator("url")
     @classmethod

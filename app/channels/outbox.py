@@ -27,18 +27,18 @@ from sqlalchemy.orm import Session
 from analysis.grading import Grade
 from app.alerts import incidents
 from app.alerts.incidents import NoticeOutcome
-from app.alerts.models import Incident, IncidentEvent, Rollup, Silence
-from app.alerts.rollups import BUCKET, bucket_start
+from app.alerts.models import Incident, IncidentEvent, Silence
+from app.alerts.silences import current_silences
 from app.channels import policy
 from app.channels.models import ChannelRow, Delivery, NoticeRow
 from app.channels.notice import Notice, NoticePost
 from app.core.bulk import dialect_insert
 from app.core.config import Settings
 from app.core.vocab import DeliveryStatus, IncidentStatus, NoticeKind
-from app.posts import insights
-from app.posts.models import Post, PostTopic
+from app.posts.models import Post, PostTopic, Topic
 from app.sources.models import Source
-from app.topics.models import Topic
+from app.stats import insights, queries
+from app.stats.rollups import BUCKET, bucket_start
 
 log = logging.getLogger(__name__)
 TREND_BUCKETS = 24
@@ -75,13 +75,8 @@ def _reasons(session: Session, incident: Incident, kind: NoticeKind, now: dateti
 
 
 def _trend(session: Session, topic_id: int, now: datetime) -> list[int]:
-    last = bucket_start(now)
-    first = last - BUCKET * (TREND_BUCKETS - 1)
-    stmt = select(Rollup.bucket_start, Rollup.total).where(
-        Rollup.topic_id == topic_id, Rollup.bucket_start >= first, Rollup.bucket_start <= last
-    )
-    totals = {start: total for start, total in session.execute(stmt)}
-    return [int(totals.get(first + BUCKET * i, 0)) for i in range(TREND_BUCKETS)]
+    first = bucket_start(now) - BUCKET * (TREND_BUCKETS - 1)
+    return queries.series(session, topic_id, first, TREND_BUCKETS)
 
 
 def _top_posts(session: Session, topic_id: int, now: datetime) -> list[NoticePost]:
@@ -164,7 +159,7 @@ class Outbox:
     def __call__(self, session: Session, incident: Incident, kind: str, now: datetime) -> NoticeOutcome:
         """Decide per channel now; store the notice and the deliveries the policy lets through."""
         notice_kind = NoticeKind(kind)
-        silences = policy.current_silences(session, now)
+        silences = current_silences(session, now)
         informed = set(
             session.scalars(select(Delivery.channel_id).where(Delivery.incident_id == incident.id))
         )

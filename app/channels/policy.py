@@ -26,11 +26,9 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from analysis.grading import Grade, grade_rank
 from app.alerts.models import Silence
+from app.alerts.silences import covering_silence
 from app.channels.models import ChannelRow
 from app.core.vocab import DeliveryStatus, NoticeKind
 
@@ -71,26 +69,6 @@ class Decision:
     def send(self) -> bool:
         """True when the notice is queued for the channel."""
         return self.verdict is Verdict.SEND
-
-
-def current_silences(session: Session, now: datetime) -> list[Silence]:
-    """Silences in force at `now` (any topic)."""
-    stmt = select(Silence).where(Silence.starts_at <= now, Silence.ends_at > now).order_by(Silence.id)
-    return list(session.scalars(stmt))
-
-
-def covering_silence(
-    silences: Sequence[Silence], *, topic_id: int | None, grade: str, now: datetime
-) -> Silence | None:
-    """The first silence that covers this topic and grade at `now`, if any."""
-    for silence in silences:
-        if not silence.starts_at <= now < silence.ends_at:
-            continue
-        if silence.topic_id is not None and silence.topic_id != topic_id:
-            continue
-        if silence.max_grade is None or grade_rank(grade) <= grade_rank(silence.max_grade):
-            return silence
-    return None
 
 
 def quiet_until(quiet_hours: Mapping[str, Any] | None, now: datetime) -> datetime | None:

@@ -22,7 +22,7 @@ from app.channels.schemas import ChannelCreate, ChannelUpdate
 from app.core.errors import BadRequest, Conflict, NotFound
 from app.core.masking import REDACTED, mask_url, restore_masked_url, restore_redacted
 from app.core.urls import check_url
-from app.topics.models import Topic
+from app.posts.models import Topic
 
 __all__ = ["mask_url"]  # the API view of a channel URL (app/core/masking.py)
 

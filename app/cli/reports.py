@@ -66,12 +66,16 @@ def _write(built, format: str, output: Path | None) -> None:  # type: ignore[no-
 
 
 def _topic_id(session, name_or_id: str) -> int:  # type: ignore[no-untyped-def]
-    from app.core.errors import NotFound
-    from app.topics import service as topics
+    from sqlalchemy import select
 
-    found = topics.get_by_name(session=session, name=name_or_id)
+    from app.core.errors import NotFound
+    from app.posts.models import Topic
+
+    found = session.scalar(select(Topic).where(Topic.name == name_or_id))
     if found is not None:
-        return found.id
+        return int(found.id)
     if name_or_id.isdigit():
-        return topics.get(session=session, topic_id=int(name_or_id)).id
+        if session.get(Topic, int(name_or_id)) is None:
+            raise NotFound(f"topic {name_or_id} not found")
+        return int(name_or_id)
     raise NotFound(f"没有名为 {name_or_id!r} 的话题")

@@ -10,8 +10,8 @@ other in a circle:
                  holds it from the cluster lookup to commit; a queued batch commits right after it
                  (app/posts/queue.py), before it takes the locks below.
     2. TOPIC     one key per topic: shared while a batch adds its posts to the topic's rollups
-                 (app/topics/service.py `lock_for_ingest`), exclusive while a re-tag rebuilds them
-                 (`retag`). Several topics are always locked in ascending id order.
+                 (app/stats/rollups.py `lock_topics`), exclusive while a re-tag rebuilds them
+                 (app/topics/service.py `retag`). Several topics are always locked in ascending id order.
     3. INCIDENT  one key per topic: opening the topic's incident (app/alerts/incidents.py), so two
                  transactions judging one topic at once open one incident.
 

@@ -18,7 +18,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from analysis.grading import GRADE_LABELS, Grade
-from app.alerts import rollups
 from app.alerts.models import Incident
 from app.cases.models import Case
 from app.channels import service as channels
@@ -29,12 +28,12 @@ from app.demo.sample import pool
 from app.keys import service as keys
 from app.keys.models import ApiKey
 from app.pipeline import Pipeline
-from app.posts.models import Post, PostTopic
+from app.posts.models import Post, PostTopic, Topic
 from app.sources import service as sources
 from app.sources.models import Source
 from app.sources.schemas import SourceCreate
+from app.stats import rollups
 from app.topics import service as topics
-from app.topics.models import Topic
 from app.topics.schemas import TopicCreate
 
 SEED = 7

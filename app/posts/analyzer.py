@@ -25,8 +25,7 @@ from analysis.sentiment import SentimentModel
 from analysis.simhash import to_signed
 from analysis.tokenize import Tokenizer
 from app.posts.ingest import StoredPost
-from app.posts.models import simhash_bands
-from app.topics.models import Topic
+from app.posts.models import Topic, simhash_bands
 from collectors.base import RawPost
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 """Analysts' sentiment corrections (人工校正): record them, apply them everywhere, measure the model.
 
-A correction changes the post's stored label, its topic tags' copy, and every rollup bucket at every
-grain that counted it (exactly: one sentiment counter down, the other up), and marks the topics'
-detectors stale from that bucket so they replay with the corrected counts. Trends, reports, exports
+A correction changes the post's stored label and its topic tags' copy, and runs the relabel hooks the
+caller passes (wired in `app/services.py`: every rollup bucket at every grain that counted the post,
+exactly one sentiment counter down and the other up; then the topics' detectors, marked stale from
+that bucket so they replay with the corrected counts). Trends, reports, exports
 and detectors therefore use the analyst's label from then on. The verdict is kept in
 `sentiment_corrections` (who, when, the label before and after, the model's label, the text) and in
 the audit log. Services never commit: the caller owns the transaction.
@@ -11,7 +12,7 @@ the audit log. Services never commit: the caller owns the transaction.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,12 +20,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from analysis.sentiment.labels import SentimentLabel
-from app.alerts import detection, rollups
 from app.audit import service as audit
 from app.core.errors import NotFound
 from app.posts.models import Post, PostTopic, SentimentCorrection
 from app.sources.models import Source
-from app.topics import service as topics
+
+RelabelHook = Callable[[Session, Sequence[int], datetime, str | None, str], object]
+"""(session, topic ids, published_at, previous label, new label): a post's label changed."""
 
 
 def model_text(post: Post) -> str:
@@ -35,9 +37,16 @@ def model_text(post: Post) -> str:
 
 
 def correct(
-    *, session: Session, post_id: int, label: SentimentLabel, actor: str, now: datetime
+    *,
+    session: Session,
+    post_id: int,
+    label: SentimentLabel,
+    actor: str,
+    now: datetime,
+    hooks: Sequence[RelabelHook],
 ) -> SentimentCorrection:
-    """Record an analyst's label for a post and apply it to the post, its tags and its rollups."""
+    """Record an analyst's label for a post and apply it to the post and its tags, and through `hooks`
+    to its rollups and detectors (the first hook, the rollups', takes the topics' locks)."""
     post = session.get(Post, post_id, with_for_update=True)
     if post is None:
         raise NotFound(f"post {post_id} not found")
@@ -45,13 +54,11 @@ def correct(
     previous = post.sentiment
     model_label = post.sentiment_model or previous
     if label != previous:
-        topics.lock_for_ingest(session, topic_ids)  # a concurrent re-tag rebuild sees all of it or none
+        for hook in hooks:  # the rollups' first: it locks the topics before the tags change
+            hook(session, topic_ids, post.published_at, previous, label.value)
         post.sentiment = label.value
         post.sentiment_model = model_label
         session.execute(update(PostTopic).where(PostTopic.post_id == post.id).values(sentiment=label.value))
-        rollups.relabel(session, topic_ids, post.published_at, previous, label.value)
-        for topic_id in topic_ids:
-            detection.mark_stale(session, topic_id, rollups.bucket_start(post.published_at))
     row = SentimentCorrection(
         post_id=post.id,
         source_id=post.source_id,

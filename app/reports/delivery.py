@@ -30,9 +30,9 @@ from app.channels.registry import get_channel
 from app.core.config import Settings
 from app.core.errors import BadRequest
 from app.core.vocab import IncidentStatus, NoticeKind
+from app.posts.models import Topic
 from app.reports.schedule import DueReport, latest_due, report_notice_id
 from app.reports.service import Report, build_report
-from app.topics.models import Topic
 
 log = logging.getLogger(__name__)
 

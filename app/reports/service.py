@@ -11,15 +11,12 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from analysis.grading import GRADE_LABELS
-from app.alerts import trends
-from app.alerts.models import Incident, IncidentEvent, Rollup
-from app.alerts.rollups import distinct_members
-from app.posts import insights
-from app.posts.models import Post, PostTopic
+from app.alerts.models import Incident, IncidentEvent
+from app.core.errors import NotFound
+from app.posts.models import Post, PostTopic, Topic
 from app.reports.periods import Window, window
 from app.sources.models import Source
-from app.topics import service as topics
-from app.topics.models import Topic
+from app.stats import insights, queries, trends
 from collectors.health import classify, label
 
 TOP_POSTS = 5
@@ -108,11 +105,13 @@ class Report:
 
 def build_report(*, session: Session, topic_id: int, period: str, day: date | None, now: datetime) -> Report:
     """The report of a topic for the day or week (China time) containing `day`."""
-    topic = topics.get(session=session, topic_id=topic_id)
+    topic = session.get(Topic, topic_id)
+    if topic is None:
+        raise NotFound(f"topic {topic_id} not found")
     win = window(period, day, now=now)
     bars = _bars(session, topic_id, win)
     totals = {name: sum(getattr(bar, name) for bar in bars) for name in (*SENTIMENTS, "total")}
-    previous = _total(session, topic_id, win.start - (win.end - win.start), win.start)
+    previous = queries.total(session, topic_id, win.start - (win.end - win.start), win.start)
     return Report(
         topic_id=topic.id,
         topic=topic.name,
@@ -121,7 +120,7 @@ def build_report(*, session: Session, topic_id: int, period: str, day: date | No
         bars=bars,
         totals=totals,
         previous_total=previous,
-        authors=distinct_members(session, topic_id, win.start, win.end, "a"),
+        authors=queries.distinct_members(session, topic_id, win.start, win.end, "a"),
         top_engaged=_posts(session, topic_id, win, negative=False),
         top_negative=_posts(session, topic_id, win, negative=True),
         sources=_sources(session, topic_id, win),
@@ -146,22 +145,12 @@ def gap_lines(session: Session, topic_id: int, start: datetime, end: datetime) -
 
 def _bars(session: Session, topic_id: int, win: Window) -> list[Bar]:
     bars = [Bar(start) for start in win.buckets()]
-    stmt = select(Rollup).where(
-        Rollup.topic_id == topic_id, Rollup.bucket_start >= win.start, Rollup.bucket_start < win.end
-    )
-    for row in session.scalars(stmt):
+    for row in queries.read(session, topic_id, win.start, win.end):
         bar = bars[int((row.bucket_start - win.start) / win.step)]
         bar.total += row.total
         for name in SENTIMENTS:
             setattr(bar, name, getattr(bar, name) + getattr(row, name))
     return bars
-
-
-def _total(session: Session, topic_id: int, start: datetime, end: datetime) -> int:
-    stmt = select(func.coalesce(func.sum(Rollup.total), 0)).where(
-        Rollup.topic_id == topic_id, Rollup.bucket_start >= start, Rollup.bucket_start < end
-    )
-    return int(session.scalar(stmt) or 0)
 
 
 def _in_window(topic_id: int, win: Window) -> Any:

@@ -24,11 +24,11 @@ from app.keys import router as keys_router
 from app.keys.limiter import FailedAuthLimiter
 from app.posts import router as posts_router
 from app.posts import search_router
-from app.reports import router as reports_router
 from app.runtime import metrics_router
 from app.runtime.container import Services
 from app.sources import router as sources_router
 from app.topics import router as topics_router
+from app.topics import views as topic_views
 from app.web import router as web_router
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,9 @@ ROUTERS = (  # mounted in this order; the web router's catch-all routes come las
     posts_router.router,
     search_router.router,
     topics_router.router,
+    topic_views.router,  # a topic over a window (trend, keywords, report, ...), the overview, compare
     alerts_router.router,
     channels_router.router,
-    reports_router.router,
     cases_router.router,
     audit_router.router,
     metrics_router.router,

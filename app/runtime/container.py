@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.orm import Session
 
 from analysis.sentiment import SentimentModel
-from app.alerts import detection, rollups
+from app.alerts import detection
 from app.alerts.engine import AlertEngine, EngineConfig
 from app.alerts.hotlist import HotListAlerts
 from app.channels.dispatcher import Dispatcher
@@ -33,8 +33,10 @@ from app.core.secrets import resolve_keyring
 from app.core.urls import address_check, resolve_for_connect
 from app.pipeline import Pipeline
 from app.posts.analyzer import PostAnalyzer
+from app.posts.corrections import RelabelHook
 from app.reports.delivery import queue_due_reports
 from app.runtime.jobs import CollectionWorker, SchedulerLock, build_scheduler
+from app.stats import rollups
 from collectors.http import Fetcher
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ class Services:
     dispatcher: Dispatcher
     scheduler: AsyncIOScheduler | None = None
     retag_hooks: list[Callable[[Session, int], object]] = field(default_factory=list)
+    relabel_hooks: list[RelabelHook] = field(default_factory=list)  # an analyst's sentiment correction
     dispatch_task: asyncio.Task[None] | None = None
     role: str = "all"
     outage: Outage = field(default_factory=Outage)
@@ -90,7 +93,7 @@ class Services:
             db=db,
             settings=settings,
             analyzer_factory=(lambda: analyzer) if analyzer is not None else partial(analyzer_for, settings),
-            hooks=[engine.on_stored],
+            hooks=[rollups.on_stored, engine.on_stored],  # rollups first: detection reads them
             snapshot_hooks=[HotListAlerts(write_notice)],
         )
         fetcher = make_fetcher(settings)
@@ -112,6 +115,8 @@ class Services:
         )
         services.retag_hooks.append(lambda session, topic_id: rollups.rebuild(session, topic_id))
         services.retag_hooks.append(detection.replay)  # back-filled history warms the detectors
+        services.relabel_hooks.append(rollups.relabel)  # first: it takes the topics' locks
+        services.relabel_hooks.append(detection.relabeled)  # detectors replay with the corrected counts
         return services
 
     def jobs(self, role: str) -> list[Job]:
@@ -208,17 +213,25 @@ class Services:
         return queued
 
     def retention_tick(self) -> int:
-        """Prune raw posts older than the retention period (rollups and incidents stay)."""
+        """Prune raw posts older than the retention period and the 5-minute rollup members of that
+        period (rollups and incidents stay)."""
+        from sqlalchemy import select
+
+        from app.posts.models import Topic
         from app.posts.retention import prune
 
-        return prune(self.db, older_than=utcnow() - timedelta(days=self.settings.retention_days))
+        older_than = utcnow() - timedelta(days=self.settings.retention_days)
+        removed = prune(self.db, older_than=older_than)
+        with self.db.session() as session:
+            rollups.prune_members(session, list(session.scalars(select(Topic.id))), older_than)
+        return removed
 
     def retag_pending(self) -> int:
         """Re-tag stored posts for every topic whose rule changed; returns how many topics."""
         from sqlalchemy import select
 
+        from app.posts.models import Topic
         from app.topics import service as topics
-        from app.topics.models import Topic
 
         done = 0
         with self.db.session() as session:

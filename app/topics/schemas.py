@@ -1,4 +1,4 @@
-"""Request and response bodies for topics (监测方案)."""
+"""Request and response bodies for topics (监测方案), the overview and the side-by-side comparison."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+_HOURLY_EXAMPLE: list[Any] = [40] * 23 + [160]
 RULE_DESCRIPTION = (
     "Either a rule string such as `(蔚来 OR NIO) AND (刹车 OR 失灵) NOT 广告`, or the structured form "
     '`{"subject": [主体词], "region": [地域词], "event": [事件词], "exclude": [排除词]}`.'
@@ -99,3 +100,142 @@ class PreviewResult(BaseModel):
     scanned: int
     matched: int
     sample: list[PreviewPost]
+
+
+class TopicOverview(BaseModel):
+    """A topic at a glance: current volume, negative share and open incidents."""
+
+    topic_id: int
+    name: str
+    enabled: bool
+    volume_last_5m: int = Field(description="posts in the current 5-minute bucket (still filling)")
+    volume_last_hour: int = Field(description="posts in the current bucket and the 11 before it")
+    negative_last_hour: int
+    negative_share_last_hour: float
+    volume_24h: int
+    negative_share_24h: float
+    hourly_24h: list[int] = Field(description="24 hourly totals, oldest first, ending with the current hour")
+    open_incidents: int = Field(description="open or acknowledged incidents")
+    highest_open_grade: str | None
+    highest_open_grade_label: str | None
+    makeup: TopicMakeup | None = Field(
+        default=None, description="the last day's sentiment, platform and source splits"
+    )
+
+
+class FailingSource(BaseModel):
+    """An enabled source whose last collection failed."""
+
+    id: int
+    name: str
+    kind: str
+    consecutive_failures: int
+    last_error: str | None
+    last_run_at: datetime | None
+    last_success_at: datetime | None
+    next_run_at: datetime | None
+
+
+class SourceHealth(BaseModel):
+    """Source health summary."""
+
+    total: int
+    enabled: int
+    failing: list[FailingSource]
+
+
+class Overview(BaseModel):
+    """Every topic with its current volume and incidents, plus source health."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "generated_at": "2026-11-23T08:02:11Z",
+                    "bucket_start": "2026-11-23T08:00:00Z",
+                    "topics": [
+                        {
+                            "topic_id": 1,
+                            "name": "某品牌汽车",
+                            "enabled": True,
+                            "volume_last_5m": 14,
+                            "volume_last_hour": 160,
+                            "negative_last_hour": 92,
+                            "negative_share_last_hour": 0.575,
+                            "volume_24h": 1302,
+                            "negative_share_24h": 0.31,
+                            "hourly_24h": _HOURLY_EXAMPLE,
+                            "open_incidents": 1,
+                            "highest_open_grade": "influential",
+                            "highest_open_grade_label": "影响类",
+                        }
+                    ],
+                    "sources": {
+                        "total": 4,
+                        "enabled": 4,
+                        "failing": [
+                            {
+                                "id": 2,
+                                "name": "微博关键词-某品牌",
+                                "kind": "rss",
+                                "consecutive_failures": 3,
+                                "last_error": "HTTP 503",
+                                "last_run_at": "2026-11-23T08:00:00Z",
+                                "last_success_at": "2026-11-23T07:45:00Z",
+                                "next_run_at": "2026-11-23T08:20:00Z",
+                            }
+                        ],
+                    },
+                }
+            ]
+        }
+    )
+
+    generated_at: datetime
+    bucket_start: datetime
+    topics: list[TopicOverview]
+    sources: SourceHealth
+
+
+class Split(BaseModel):
+    """Posts of one part of a whole (a sentiment, a platform, a source)."""
+
+    name: str
+    posts: int
+
+
+class TopicMakeup(BaseModel):
+    """A topic over the last day: sentiment, platform and top-source splits; incidents by grade."""
+
+    sentiment: list[Split]
+    platforms: list[Split]
+    top_sources: list[Split]
+    incidents_7d: dict[str, int] = Field(description="incidents opened in the last 7 days, per grade")
+
+
+class ComparedTopic(BaseModel):
+    """One topic's series in a comparison, aligned with `Comparison.buckets`."""
+
+    topic_id: int
+    name: str
+    total: list[int]
+    negative: list[int]
+    negative_share: list[float]
+    share_of_voice: list[float] = Field(
+        description="this topic's share of the compared topics' posts per bucket"
+    )
+    volume: int
+    overall_share_of_voice: float
+
+
+class Comparison(BaseModel):
+    """2–5 topics on one time axis (竞品对比): volume, negative share and share of voice."""
+
+    start: datetime
+    end: datetime
+    interval: str
+    buckets: list[datetime]
+    topics: list[ComparedTopic]
+
+
+TopicOverview.model_rebuild()

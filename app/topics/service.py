@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +15,7 @@ from app.core import locks
 from app.core.bulk import insert_ignore, is_postgresql
 from app.core.errors import Conflict, NotFound, RuleError
 from app.core.locks import LockKey
-from app.posts.models import Post, PostTopic
-from app.topics.models import Topic
+from app.posts.models import Post, PostTopic, Topic
 from app.topics.schemas import PreviewPost, PreviewResult, TopicCreate, TopicRead, TopicUpdate
 
 _SCAN_BATCH = 2000
@@ -155,31 +154,10 @@ def _match_text(post: Post) -> str:
     return post.text
 
 
-def rule_terms(topic: Topic) -> set[str]:
-    """The terms of a topic's rule (none when a stored rule no longer parses)."""
-    try:
-        return compile_rule(topic.rule).terms()
-    except RuleError:
-        return set()
-
-
-def lock_for_ingest(session: Session, topic_ids: Iterable[int]) -> None:
-    """Hold shared locks on these topics until commit (PostgreSQL; SQLite has one writer).
-
-    Ingest takes them, in id order, before adding its posts to the topics' rollups; a re-tag takes
-    the topic's lock exclusively (`retag`). So a re-tag and its rollup rebuild see either all of a
-    concurrent batch or none of it — a batch committing midway was counted twice, by the rebuild
-    and by its own rollup update.
-    """
-    if is_postgresql(session):
-        for topic_id in sorted(set(topic_ids)):
-            locks.xact_lock(session, LockKey.TOPIC, topic_id, shared=True)
-
-
 def retag(*, session: Session, topic: Topic, since: datetime | None = None) -> int:
     """Re-match stored posts against the topic's current rule; returns how many posts it tags.
 
-    Holds the topic's lock exclusively until commit (see `lock_for_ingest`): callers re-tagging
+    Holds the topic's lock exclusively until commit (see `app.stats.rollups.lock_topics`): callers re-tagging
     several topics in one transaction go in id order.
     """
     if is_postgresql(session):

@@ -27,7 +27,7 @@ from app.alerts.engine import AlertEngine, EngineConfig
 from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent
 from app.core.db import Database
 from app.core.locks import LockKey
-from app.pipeline import validate_posts
+from app.posts.validation import validate_posts
 from app.runtime.jobs import SchedulerLock
 from app.sources import service as sources
 from app.topics import service as topics
@@ -251,9 +251,9 @@ def test_a_push_during_a_retag_is_tagged_and_counted_once(services, pg_db: Datab
     keep storing matching posts. A batch committing in the middle of the rebuild was counted twice
     (by the rebuild's scan and by its own rollup update); one committing in the middle of the re-tag
     scan failed the re-tag on post_topics' key. Now a push waits for the re-tag's commit."""
-    from app.alerts import rollups
-    from app.alerts.rollups import GRAINS
     from app.posts.models import PostTopic
+    from app.stats import rollups
+    from app.stats.rollups import GRAINS
 
     now = datetime.now(UTC)
     old = {"id": "old", "text": "星河汽车 旧帖", "published_at": (now - timedelta(hours=3)).isoformat()}

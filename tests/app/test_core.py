@@ -71,10 +71,10 @@ def test_sqlite_refuses_split_roles() -> None:
 def test_retention_prunes_old_posts_but_keeps_rollups(services, db) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import func, select
 
-    from app.alerts.models import Rollup
     from app.core.db import utcnow
     from app.posts.models import Post
     from app.posts.retention import prune
+    from app.stats.models import Rollup
     from app.topics import service as topics
     from app.topics.schemas import TopicCreate
 

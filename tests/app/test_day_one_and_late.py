@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 
 from analysis.detectors.volume import STATE_VERSION as VOLUME_STATE_VERSION
 from app.alerts import detection
-from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent, Rollup
-from app.alerts.rollups import bucket_start
+from app.alerts.models import Alert, DetectorState, Incident, IncidentEvent
 from app.runtime.container import Services
+from app.stats.models import Rollup
+from app.stats.rollups import bucket_start
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
 from tests.app.test_alert_flow import NOW, Clock, _burst, _history, _push

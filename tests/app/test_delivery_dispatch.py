@@ -58,7 +58,7 @@ def _attempts(db, delivery_id: int | None = None) -> list[tuple[str, str | None]
 
 def _alert(db, fast, clock, topic_name: str = "某乳业品牌", grade: str = "severe") -> int:  # type: ignore[no-untyped-def]
     with db.session() as session:
-        from app.topics.models import Topic
+        from app.posts.models import Topic
 
         topic = session.scalar(select(Topic).where(Topic.name == topic_name)) or make_topic(
             session, topic_name

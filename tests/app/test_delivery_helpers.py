@@ -26,8 +26,8 @@ from app.channels.dispatcher import Dispatcher, TickReport
 from app.channels.schemas import ChannelCreate
 from app.core.config import Settings
 from app.core.db import Database
+from app.posts.models import Topic
 from app.topics import service as topics
-from app.topics.models import Topic
 from app.topics.schemas import TopicCreate
 from tests.channels.receivers import ROUTES, Received, VendorState
 from tests.support.background_server import BackgroundHTTPServer

@@ -16,15 +16,15 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from analysis.grading import GRADES
-from app.alerts.models import Incident, Rollup
+from app.alerts.models import Incident
 from app.channels.models import ChannelRow, Delivery, NoticeRow
 from app.core.db import utcnow
 from app.demo import loader, timeline
 from app.demo.sample import load_sample, pool
 from app.keys.models import ApiKey
-from app.posts.models import Post
+from app.posts.models import Post, Topic
 from app.sources.models import Source
-from app.topics.models import Topic
+from app.stats.models import Rollup
 from tests.support.shared import shared_path
 
 SINK = "http://127.0.0.1:8000/api/v1/demo/sink"

@@ -110,8 +110,8 @@ def assert_clean_log(log: str) -> None:
 
 def assert_rollups_count_each_tagged_post_once(db: Database) -> None:
     """At every grain, a topic's bucket totals add up to the posts tagged with it."""
-    from app.alerts.rollups import GRAINS
     from app.posts.models import PostTopic
+    from app.stats.rollups import GRAINS
 
     with db.session() as session:
         tagged = dict(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.alerts.rollups import bucket_start
+from app.stats.rollups import bucket_start
 from tests.support.seed import create_topic, iso, now, open_incident, post, push
 
 

@@ -60,7 +60,7 @@ def topic(db):  # type: ignore[no-untyped-def]
 
 
 def test_alerts_group_escalate_and_lower_grades_are_inhibited(db, topic) -> None:  # type: ignore[no-untyped-def]
-    from app.topics.models import Topic
+    from app.posts.models import Topic
 
     notices = Notices()
     with db.session() as session:
@@ -84,7 +84,7 @@ def test_alerts_group_escalate_and_lower_grades_are_inhibited(db, topic) -> None
 def test_the_lifecycle_asks_for_every_notice_and_keeps_no_silence_state(db, topic) -> None:  # type: ignore[no-untyped-def]
     """Silences are the notice writer's decision (app/channels/policy.py): the lifecycle asks for a
     notice at every change, whatever silences exist, and nothing on the incident remembers one."""
-    from app.topics.models import Topic
+    from app.posts.models import Topic
 
     notices = Notices()
     with db.session() as session:
@@ -114,7 +114,7 @@ def test_the_lifecycle_asks_for_every_notice_and_keeps_no_silence_state(db, topi
 
 
 def test_acknowledge_resolve_and_auto_resolve(db, topic) -> None:  # type: ignore[no-untyped-def]
-    from app.topics.models import Topic
+    from app.posts.models import Topic
 
     notices = Notices()
     with db.session() as session:
@@ -156,7 +156,7 @@ def test_acknowledge_resolve_and_auto_resolve(db, topic) -> None:  # type: ignor
 
 
 def test_api_ack_notes_checklist_and_resolve(client, db, topic, write_headers, read_headers) -> None:  # type: ignore[no-untyped-def]
-    from app.topics.models import Topic
+    from app.posts.models import Topic
 
     with db.session() as session:
         _, incident = _alert(session, session.get(Topic, topic), "severe", T0, Notices())

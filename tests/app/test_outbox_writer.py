@@ -8,16 +8,16 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from app.alerts import incidents
-from app.alerts.models import Incident, Rollup, Silence
-from app.alerts.rollups import bucket_start
+from app.alerts.models import Incident, Silence
 from app.channels import service
 from app.channels.models import ChannelRow, Delivery, NoticeRow
 from app.channels.outbox import Outbox
 from app.channels.reminders import write_reminders
 from app.channels.schemas import ChannelCreate
-from app.posts.models import Post, PostTopic
+from app.posts.models import Post, PostTopic, Topic
 from app.sources.models import Source
-from app.topics.models import Topic
+from app.stats.models import Rollup
+from app.stats.rollups import bucket_start
 from tests.app.test_delivery_helpers import make_topic, outbox_settings, raise_alert
 
 T0 = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)  # 23:30 in Beijing

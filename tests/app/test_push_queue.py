@@ -16,12 +16,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from app.alerts.models import Rollup
 from app.core.config import Settings
 from app.core.db import Database, utcnow
-from app.pipeline import validate_posts
 from app.posts import queue as ingest_queue
 from app.posts.models import IngestBatch, Post, PostTopic
+from app.posts.validation import validate_posts
+from app.stats.models import Rollup
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
 from bench.common import Server, service_env

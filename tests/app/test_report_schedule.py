@@ -16,15 +16,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from app.alerts.models import Rollup
 from app.channels import service as channels
 from app.channels.models import ChannelRow, Delivery, NoticeRow
 from app.channels.outbox import Outbox
+from app.channels.report_schedule import ReportSchedule
 from app.channels.schemas import ChannelCreate
 from app.core.errors import BadRequest
 from app.core.vocab import DeliveryStatus, NoticeKind
 from app.reports.delivery import queue_due_reports
-from app.reports.schedule import ReportSchedule, latest_due, report_notice_id
+from app.reports.schedule import latest_due, report_notice_id
+from app.stats.models import Rollup
 from tests.app.test_delivery_helpers import (
     Clock,
     Receiver,

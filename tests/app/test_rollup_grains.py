@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from app.alerts import rollups, trends
-from app.alerts.models import RollupMember
-from app.alerts.rollups import GRAINS, bucket_start
 from app.posts.ingest import StoredPost
 from app.posts.models import Post, PostTopic
 from app.sources.models import Source, SourceRun
+from app.stats import queries, rollups, trends
+from app.stats.models import RollupMember
+from app.stats.rollups import GRAINS, bucket_start
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
 
@@ -199,7 +199,7 @@ def test_trend_reads_each_grain_and_counts_distinct_members_exactly(services, db
                 .join(PostTopic, PostTopic.post_id == Post.id)
                 .where(PostTopic.topic_id == topic, Post.published_at >= start, Post.published_at < stop)
             )
-            assert rollups.distinct_members(session, topic, start, stop, "a") == direct > 0
+            assert queries.distinct_members(session, topic, start, stop, "a") == direct > 0
 
 
 def test_retention_prunes_five_minute_members_and_keeps_every_grain(services, db) -> None:  # type: ignore[no-untyped-def]
@@ -210,11 +210,13 @@ def test_retention_prunes_five_minute_members_and_keeps_every_grain(services, db
     _push(services, SCENARIOS["hours and days apart, authors repeat across buckets"])
     with db.session() as session:
         before = {grain.name: _stored(session, grain) for grain in GRAINS}
-        old_authors = rollups.distinct_members(
+        old_authors = queries.distinct_members(
             session, ids["甲品牌"], NOW - timedelta(days=3), bucket_start(NOW, timedelta(hours=1)), "a"
         )
     cutoff = NOW - timedelta(hours=20)
     assert prune(db, older_than=cutoff) > 0
+    with db.session() as session:
+        assert rollups.prune_members(session, ids.values(), cutoff) > 0
     with db.session() as session:
         assert {grain.name: _stored(session, grain) for grain in GRAINS} == before
         members = session.scalars(select(RollupMember.bucket_start)).all()
@@ -224,7 +226,7 @@ def test_retention_prunes_five_minute_members_and_keeps_every_grain(services, db
         )
         # hour-aligned windows count authors from the hourly members, which outlive the raw posts
         assert (
-            rollups.distinct_members(
+            queries.distinct_members(
                 session, ids["甲品牌"], NOW - timedelta(days=3), bucket_start(NOW, timedelta(hours=1)), "a"
             )
             == old_authors

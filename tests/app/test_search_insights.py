@@ -7,10 +7,10 @@ import io
 import json
 from datetime import datetime, timedelta
 
-from app.alerts.rollups import bucket_start
-from app.posts.insights import burst_terms
 from app.sources import service as sources
 from app.sources.models import Source
+from app.stats.insights import burst_terms
+from app.stats.rollups import bucket_start
 from tests.support.seed import create_topic, iso, now, open_incident, post, push
 
 CALM = ["某品牌新车外观设计很漂亮", "某品牌的价格比较合理", "某品牌车展现场人很多"]

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from analysis.sentiment import SentimentModel
 from app.alerts import detection
 from app.alerts.models import DetectorState
-from app.alerts.rollups import BUCKET, bucket_start
 from app.audit.models import AuditEntry
 from app.core.config import SettingsError, load_settings
 from app.posts.models import Post, SentimentCorrection
 from app.runtime.container import Services
+from app.stats.rollups import BUCKET, bucket_start
 from tests.support.seed import create_topic, iso, now, post, push
 
 ROOT = Path(__file__).resolve().parents[2]

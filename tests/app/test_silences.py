@@ -17,7 +17,7 @@ from app.alerts.service import incident_read
 from app.channels.models import NoticeRow
 from app.channels.outbox import Outbox
 from app.channels.reminders import write_reminders
-from app.topics.models import Topic
+from app.posts.models import Topic
 from tests.app.test_delivery_helpers import (
     Clock,
     Receiver,

@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.alerts.rollups import bucket_start
 from app.sources import service as sources
 from app.sources.models import Source
+from app.stats.rollups import bucket_start
 from tests.conftest import make_key
 from tests.support.seed import create_topic, now, open_incident, post, push
 

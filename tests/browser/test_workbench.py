@@ -18,8 +18,8 @@ from sqlalchemy import select
 from app.alerts.models import Silence
 from app.channels.models import ChannelRow
 from app.keys.models import ApiKey
+from app.posts.models import Topic
 from app.sources.models import Source
-from app.topics.models import Topic
 from tests.channels.receivers import VendorServer
 from tests.conftest import make_key
 from tests.support.loopback import LoopbackServer

@@ -9,7 +9,7 @@ from typing import Any
 from analysis.grading import GradingInputs, grade
 from app.alerts import incidents
 from app.core.db import Database
-from app.topics.models import Topic
+from app.posts.models import Topic
 
 NOW_SLACK = timedelta(seconds=30)
 

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from analysis.grading import GRADES
 from app.alerts.models import Incident
-from app.alerts.rollups import GRAIN, bucket_start, read
 from app.core.errors import BadRequest, NotFound
-from app.posts.models import Post, PostTopic
-from app.posts.search_schemas import ComparedTopic, Comparison, Split, TopicMakeup
+from app.posts.models import Post, PostTopic, Topic
 from app.sources.models import Source
-from app.topics.models import Topic
+from app.stats.queries import read
+from app.stats.rollups import GRAIN, bucket_start
+from app.topics.schemas import ComparedTopic, Comparison, Split, TopicMakeup
 
 MIN_TOPICS, MAX_TOPICS = 2, 5
 MAX_BUCKETS = 2000

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import Integer, case, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from app.alerts.models import DailyRollupMember
-from app.alerts.rollups import GRAIN, bucket_start
 from app.sources.models import Source, SourceRun
+from app.stats.models import DailyRollupMember
+from app.stats.rollups import GRAIN, bucket_start
 
 INTERVALS = {name: grain.size for name, grain in GRAIN.items()}
 _COUNTERS = ("total", "positive", "neutral", "negative", "engagement")

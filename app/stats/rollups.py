@@ -12,17 +12,23 @@ tried at the coarser one.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import and_, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from analysis.sentiment.labels import SentimentLabel
-from app.alerts.models import (
+from app.core import locks
+from app.core.bulk import dialect_insert, is_postgresql
+from app.core.locks import LockKey
+from app.posts.ingest import StoredPost
+from app.posts.models import Post, PostTopic
+from app.stats.models import (
     DailyRollup,
     DailyRollupMember,
     HourlyRollup,
@@ -30,10 +36,8 @@ from app.alerts.models import (
     Rollup,
     RollupMember,
 )
-from app.core.bulk import dialect_insert, is_postgresql
-from app.posts.ingest import StoredPost
-from app.posts.models import Post, PostTopic
 
+log = logging.getLogger(__name__)
 BUCKET = timedelta(minutes=5)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SENTIMENT_COUNTERS: tuple[str, ...] = (
@@ -231,6 +235,26 @@ def _coarsen(fine: dict[tuple[int, datetime], _Delta], size: timedelta) -> dict[
     return coarse
 
 
+def lock_topics(session: Session, topic_ids: Iterable[int]) -> None:
+    """Hold shared locks on these topics until commit (PostgreSQL; SQLite has one writer).
+
+    Ingest and corrections take them, in id order, before changing the topics' rollups; a re-tag takes
+    the topic's lock exclusively (`app.topics.service.retag`). So a re-tag and its rollup rebuild see
+    either all of a concurrent batch or none of it — a batch committing midway was counted twice, by
+    the rebuild and by its own rollup update.
+    """
+    if is_postgresql(session):
+        for topic_id in sorted(set(topic_ids)):
+            locks.xact_lock(session, LockKey.TOPIC, topic_id, shared=True)
+
+
+def on_stored(session: Session, stored: Sequence[StoredPost], now: datetime) -> None:
+    """Pipeline hook: add newly stored posts to their topics' rollups, under the topics' shared locks.
+    Wired before the alert engine's hook, so detection reads the updated buckets."""
+    lock_topics(session, {topic_id for post in stored for topic_id in post.topic_ids})
+    apply(session, stored, now)
+
+
 def apply(session: Session, posts: Sequence[StoredPost], now: datetime | None = None) -> set[int]:
     """Add newly stored posts to their topics' buckets at every grain; returns the topic ids touched."""
     fine = _deltas(posts)
@@ -258,12 +282,14 @@ def relabel(
     session: Session, topic_ids: Iterable[int], published_at: datetime, old: str | None, new: str
 ) -> None:
     """Move one post from sentiment `old` to `new` in its topics' buckets at every grain (an analyst's
-    correction): one UPDATE per grain, exact on both databases. Totals, engagement and members stay."""
+    correction): one UPDATE per grain, exact on both databases, under the topics' shared locks (a
+    concurrent re-tag rebuild sees all of it or none). Totals, engagement and members stay."""
     if old == new:
         return
     ids = sorted(set(topic_ids))
     if not ids:
         return
+    lock_topics(session, ids)
     for grain in GRAINS:
         model = grain.rollup
         changes: dict[str, Any] = {new: getattr(model, new) + 1}
@@ -324,41 +350,6 @@ def rebuild(session: Session, topic_id: int) -> None:
         last_id = rows[-1].id
 
 
-def read(session: Session, topic_id: int, start: datetime, end: datetime, grain: str = "5m") -> list[Any]:
-    """Stored buckets of a grain ('5m', '1h', '1d') of a topic in [start, end), oldest first (empty
-    buckets absent)."""
-    model = GRAIN[grain].rollup
-    stmt = (
-        select(model)
-        .where(model.topic_id == topic_id, model.bucket_start >= start, model.bucket_start < end)
-        .order_by(model.bucket_start)
-    )
-    return list(session.scalars(stmt))
-
-
-def distinct_members(session: Session, topic_id: int, start: datetime, end: datetime, kind: str) -> int:
-    """Distinct authors ('a'), sources ('s') or platforms ('p') of a topic over the buckets starting in
-    [start, end). Reads the coarsest grain both ends align to (a China-time day or week is whole
-    hours), so windows older than the raw posts, whose 5-minute members are pruned, still count."""
-    chosen = GRAINS[0]
-    for grain in reversed(GRAINS[1:]):
-        if (
-            kind in grain.kinds
-            and bucket_start(start, grain.size) == start
-            and bucket_start(end, grain.size) == end
-        ):
-            chosen = grain
-            break
-    model = chosen.member
-    stmt = select(func.count(func.distinct(model.member))).where(
-        model.topic_id == topic_id,
-        model.kind == kind,
-        model.bucket_start >= start,
-        model.bucket_start < end,
-    )
-    return int(session.scalar(stmt) or 0)
-
-
 def prune_members(session: Session, topic_ids: Iterable[int], before: datetime) -> int:
     """Delete the 5-minute member rows of buckets that end by `before` (their raw posts are pruned):
     only late posts into those buckets would read them. Hourly and daily members stay with the
@@ -372,4 +363,6 @@ def prune_members(session: Session, topic_ids: Iterable[int], before: datetime) 
             delete(RollupMember).where(RollupMember.topic_id == topic_id, RollupMember.bucket_start < cutoff)
         )
         removed += int(getattr(result, "rowcount", 0) or 0)
+    if removed:
+        log.info("retention pruned %d 5-minute rollup members before %s", removed, before.isoformat())
     return removed

@@ -10,12 +10,11 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from analysis.keywords import BurstTermDetector, DocumentFrequencies, window_keywords
+from analysis.rules import RuleError, parse_any
 from analysis.textfold import fold_for_match
-from app.alerts.rollups import BUCKET, bucket_start
-from app.posts.models import Post, PostTopic
-from app.posts.search_schemas import BurstTermRead, ClusterRead, KeywordScore, TopicClusters, TopicKeywords
-from app.topics import service as topics
-from app.topics.models import Topic
+from app.posts.models import Post, PostTopic, Topic
+from app.stats.rollups import BUCKET, bucket_start
+from app.stats.schemas import BurstTermRead, ClusterRead, KeywordScore, TopicClusters, TopicKeywords
 
 BACKGROUND_FACTOR = 6
 MIN_BACKGROUND = timedelta(days=7)
@@ -96,6 +95,14 @@ def burst_terms(
     return sorted(best.values(), key=lambda item: (-item.score, item.term))
 
 
+def rule_terms(topic: Topic) -> set[str]:
+    """The terms of a topic's rule (none when a stored rule no longer parses)."""
+    try:
+        return parse_any(topic.rule).terms()
+    except (RuleError, TypeError, ValueError):
+        return set()
+
+
 def topic_keywords(
     *,
     session: Session,
@@ -113,7 +120,7 @@ def topic_keywords(
     window's posts say what the topic is, not what is being said about it, so they are left out of
     the keywords (burst terms keep them).
     """
-    hide = frozenset(fold_for_match(term) for term in topics.rule_terms(topic))
+    hide = frozenset(fold_for_match(term) for term in rule_terms(topic))
     since = background_start(start, end)
     rows = _keyword_rows(session, topic.id, since, end)
     return TopicKeywords(

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from analysis.grading import GRADE_LABELS, grade_rank
 from app.alerts.incidents import ACTIVE
-from app.alerts.models import Incident, Rollup
-from app.alerts.rollups import BUCKET, bucket_start
-from app.posts.compare import makeup
-from app.posts.search_schemas import FailingSource, Overview, SourceHealth, TopicOverview
+from app.alerts.models import Incident
+from app.posts.models import Topic
 from app.sources.models import Source
-from app.topics.models import Topic
+from app.stats import queries
+from app.stats.rollups import BUCKET, bucket_start
+from app.topics.compare import makeup
+from app.topics.schemas import FailingSource, Overview, SourceHealth, TopicOverview
 
 BUCKETS_PER_HOUR = int(timedelta(hours=1) / BUCKET)
 HOURS = 24
@@ -28,13 +29,10 @@ def _share(part: int, whole: int) -> float:
 def _volumes(session: Session, current: datetime) -> dict[int, dict[str, list[int]]]:
     """Per topic: 24 hourly totals and negatives ending with the current hour (bucket-aligned)."""
     first = current - BUCKET * (HOURS * BUCKETS_PER_HOUR - 1)
-    stmt = select(Rollup.topic_id, Rollup.bucket_start, Rollup.total, Rollup.negative).where(
-        Rollup.bucket_start >= first, Rollup.bucket_start <= current
-    )
     volumes: dict[int, dict[str, list[int]]] = defaultdict(
         lambda: {"total": [0] * HOURS, "negative": [0] * HOURS, "now": [0, 0]}
     )
-    for topic_id, start, total, negative in session.execute(stmt):
+    for topic_id, start, total, negative in queries.every_topic(session, first, current):
         index = HOURS - 1 - int((current - start) / BUCKET) // BUCKETS_PER_HOUR
         entry = volumes[topic_id]
         entry["total"][index] += total
