@@ -27,7 +27,6 @@ import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-import app.models  # noqa: F401  (every table, so foreign keys resolve in a bare worker process)
 from app.channels import claims
 from app.channels.base import DeliveryResult, Outcome
 from app.channels.claims import Batch, Unit
