@@ -161,9 +161,7 @@ class Pipeline:
             name, result = self._store_queued(batch)
         except Exception as exc:  # kept and retried with back-off; never dropped
             message = f"{type(exc).__name__}: {exc}"
-            gave_up = ingest_queue.fail(
-                self.db, batch, owner=owner, error=message, max_attempts=settings.ingest_max_attempts
-            )
+            gave_up = ingest_queue.fail(self.db, batch, owner=owner, error=message, settings=settings)
             log.log(
                 logging.ERROR if gave_up else logging.WARNING,
                 "queued batch %s failed (attempt %d%s): %s",
@@ -280,7 +278,9 @@ class Pipeline:
                 http_status=outcome.http_status,
                 warnings=warnings,
             )
-            source.next_run_at = next_run(source, finished, retry_after=outcome.retry_after)
+            source.next_run_at = next_run(
+                source, finished, settings=self.settings, retry_after=outcome.retry_after
+            )
             return RunSummary(
                 source_id=source.id,
                 source=source.name,
@@ -340,7 +340,9 @@ class Pipeline:
             http_status=status_code if isinstance(status_code, int) else None,
         )
         retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
-        source.next_run_at = next_run(source, finished, retry_after=retry_after, failed=True)
+        source.next_run_at = next_run(
+            source, finished, settings=self.settings, retry_after=retry_after, failed=True
+        )
         return RunSummary(source_id=source.id, source=source.name, status="error", error=message)
 
 
@@ -362,11 +364,16 @@ def _count(source: str, result: IngestResult, *, rejected: int) -> None:
 
 
 def next_run(
-    source: Source, now: datetime, *, retry_after: float | None = None, failed: bool = False
+    source: Source,
+    now: datetime,
+    *,
+    settings: Settings,
+    retry_after: float | None = None,
+    failed: bool = False,
 ) -> datetime:
     """When a source runs next: its interval with ±10% jitter, backed off after failures."""
     if failed:
-        delay = sources.failure_backoff(source.interval_seconds, source.consecutive_failures)
+        delay = sources.failure_backoff(settings, source.interval_seconds, source.consecutive_failures)
     else:
         delay = timedelta(seconds=source.interval_seconds * random.uniform(0.9, 1.1))
     if retry_after:

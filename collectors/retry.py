@@ -1,4 +1,14 @@
-"""Retry arithmetic: which statuses to retry, backoff with full jitter, and server-requested waits."""
+"""Retry arithmetic: which statuses to retry, backoff with full jitter, and server-requested waits.
+
+This is the fetcher's in-request retry: a few attempts of one HTTP GET, awaited by the caller and
+bounded by the fetcher's `max_retry_wait` and `max_total_wait` (collectors/http.py). It is not the
+backoff of shared work (sources, push batches, deliveries), which lives with the leases in
+app/core/leases.py and is read from settings. collectors/ may not import app/
+(tests/test_boundaries.py), and the two differ in what they count (attempts of one request from 0
+here; failures of a job in a row there) and in who waits (this coroutine; the database's
+`next_run_at` / `available_at` / `next_attempt_at` there), so each keeps its own one-line formula,
+both "full jitter": uniform in [0, min(cap, base × 2^n)).
+"""
 
 from __future__ import annotations
 

@@ -3,8 +3,10 @@
 Per enabled channel with due work (its row locked `FOR NO KEY UPDATE SKIP LOCKED` on PostgreSQL,
 so one worker claims for a channel at a time and outbox inserts are not blocked), the oldest pending
 delivery of each incident is eligible when it is due and nobody holds a live lease on it — so an
-incident's notices leave in order. The channel's pacing budget is counted in the database (attempts
-of the last minute and second, plus deliveries other workers hold), so it holds across workers.
+incident's notices leave in order. The lease is app/core/leases.py's (`free`, `take`; the heads are
+locked `SKIP LOCKED` first, then only the ones within budget are leased). The channel's pacing
+budget is counted in the database (attempts of the last minute and second, plus deliveries other
+workers hold), so it holds across workers.
 When at least `outbox_digest_threshold` incidents are due at once they become one digest unit; a
 scheduled report (a delivery without an incident) always goes alone.
 Deliveries older than `outbox_max_age_minutes` are failed and the channel's `last_error` says so.
@@ -18,13 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.channels import service
 from app.channels.base import ChannelConfig, Pacing
 from app.channels.models import ChannelRow, Delivery, DeliveryAttempt, NoticeRow
 from app.channels.registry import get_channel
+from app.core import leases
 from app.core.config import Settings
 from app.core.errors import BadRequest
 from app.core.vocab import DeliveryStatus
@@ -61,11 +64,6 @@ class Batch:
     units: list[Unit]
 
 
-def lease_free(now: datetime) -> Any:
-    """SQL condition: nobody holds a live lease on the delivery."""
-    return or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now)
-
-
 def digest_id(payloads: list[dict[str, Any]]) -> str:
     """A stable id for a digest of these notices (the same bundle resent keeps its id)."""
     joined = ",".join(sorted(str(payload["id"]) for payload in payloads))
@@ -76,7 +74,11 @@ def claim(session: Session, *, settings: Settings, owner: str, now: datetime) ->
     """Lease this tick's work for `owner` and return it as per-channel batches."""
     due = (
         select(Delivery.channel_id)
-        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now, lease_free(now))
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at <= now,
+            leases.free(Delivery, now),
+        )
         .distinct()
         .limit(CHANNELS_PER_TICK)
     )
@@ -101,7 +103,7 @@ def expire(session: Session, *, max_age_minutes: int, now: datetime) -> int:
         .where(
             Delivery.status == DeliveryStatus.PENDING,
             Delivery.created_at < now - timedelta(minutes=max_age_minutes),
-            lease_free(now),
+            leases.free(Delivery, now),
         )
         .limit(EXPIRE_BATCH)
         .with_for_update(skip_locked=True)
@@ -154,8 +156,7 @@ def _claim_channel(
     lease_until = now + timedelta(seconds=settings.outbox_lease_seconds)
     units = []
     for group in groups:
-        for delivery in group:
-            delivery.lease_owner, delivery.lease_expires_at = owner, lease_until
+        leases.take(group, owner, lease_until)
         first = group[0]
         parts_sent = 0 if len(group) > 1 else first.parts_sent
         units.append(
@@ -182,7 +183,7 @@ def budget_left(session: Session, channel_id: int, pacing: Pacing, now: datetime
     held_stmt = select(func.count(Delivery.id)).where(
         Delivery.channel_id == channel_id,
         Delivery.status == DeliveryStatus.PENDING,
-        Delivery.lease_expires_at > now,
+        leases.held(Delivery, now),
     )
     held = int(session.scalar(held_stmt) or 0)
     budget = pacing.per_minute - sent_since(now - timedelta(minutes=1)) - held
@@ -200,7 +201,7 @@ def due_heads(session: Session, channel_id: int, now: datetime, *, limit: int) -
     )
     stmt = (
         select(Delivery)
-        .where(Delivery.id.in_(oldest), Delivery.next_attempt_at <= now, lease_free(now))
+        .where(Delivery.id.in_(oldest), Delivery.next_attempt_at <= now, leases.free(Delivery, now))
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

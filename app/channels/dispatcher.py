@@ -7,7 +7,8 @@ One `tick()`:
   2. send (no transaction, app/channels/sending.py): render at attempt time, parts in order, never
      starting a request that could outlive the lease; "too large" renders smaller and resends;
   3. record (a transaction per unit): every attempt with the vendor's answer, then delivered, or
-     retry with full-jitter backoff honouring `retry_after` (which also pauses the channel), or
+     retry with the `outbox_retry_*` backoff (app/core/leases.py: full jitter by default) honouring
+     `retry_after` (which also pauses the channel), or
      failed (a permanent answer marks the channel unhealthy with its `last_error`).
 A worker killed mid-send leaves its lease to expire and the next worker resends: receivers, which
 dedupe on the notice id, see each notice once; the raw stream has at most one extra per crash.
@@ -17,10 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
-import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,13 +27,13 @@ import httpx
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-import app.models  # noqa: F401  (every table, so foreign keys resolve in a bare worker process)
 from app.channels import claims
 from app.channels.base import DeliveryResult, Outcome
 from app.channels.claims import Batch, Unit
 from app.channels.models import ChannelRow, Delivery, DeliveryAttempt
 from app.channels.notice import Notice, make_digest
 from app.channels.sending import SendReport, describe, send_notice
+from app.core import leases
 from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.outage import Outage, is_database_error
@@ -43,11 +41,6 @@ from app.core.urls import address_check, outgoing_client
 from app.core.vocab import DeliveryStatus
 
 log = logging.getLogger(__name__)
-
-
-def worker_name() -> str:
-    """A unique lease owner: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -77,8 +70,9 @@ class Dispatcher:
     ) -> None:
         self.db, self.settings, self.clock = db, settings, clock
         self.outage = outage or Outage()
-        self.owner = owner or worker_name()
+        self.owner = owner or leases.owner_id()
         self.rng = rng or random.Random()
+        self.backoff_policy = leases.Backoff.outbox(settings)
         self._client, self._own_client = client, client is None
         self.guard = address_check(settings.url_allowlist, settings.base_url)  # SMTP connections
         self._wake: asyncio.Event | None = None
@@ -184,13 +178,13 @@ class Dispatcher:
                 return
             _add_attempts(session, carrier, sent)
             owned = [
-                row for row in rows if row.lease_owner == self.owner and row.status == DeliveryStatus.PENDING
+                row for row in rows if leases.holds(row, self.owner) and row.status == DeliveryStatus.PENDING
             ]
             if not unit.is_digest:  # a digest's parts are not the carrier's own parts
                 carrier.parts_sent, carrier.shrink = sent.parts_sent, sent.shrink
             if sent.released or sent.result is None:
                 for row in owned:
-                    row.lease_owner, row.lease_expires_at = None, None
+                    leases.drop(row)
                 return
             channel = session.get(ChannelRow, batch.channel_id)
             if sent.result.ok:
@@ -207,7 +201,7 @@ class Dispatcher:
         for row in rows:
             row.status, row.delivered_at, row.last_error = DeliveryStatus.DELIVERED, now, None
             row.attempts += 1
-            row.lease_owner, row.lease_expires_at = None, None
+            leases.drop(row)
             row.digest_of = list(unit.delivery_ids) if unit.is_digest else None
         if channel is not None and (not channel.healthy or channel.last_error):
             channel.healthy, channel.last_error = True, None
@@ -226,7 +220,7 @@ class Dispatcher:
         for row in rows:
             row.attempts += 1
             row.last_error = describe(result)
-            row.lease_owner, row.lease_expires_at = None, None
+            leases.drop(row)
             if final:
                 row.status = DeliveryStatus.FAILED
             else:
@@ -246,17 +240,15 @@ class Dispatcher:
                     Delivery.channel_id == rows[0].channel_id,
                     Delivery.status == DeliveryStatus.PENDING,
                     Delivery.next_attempt_at < pause,
-                    or_(claims.lease_free(now), Delivery.lease_owner == self.owner),
+                    or_(leases.free(Delivery, now), Delivery.lease_owner == self.owner),
                 )
                 .values(next_attempt_at=pause)
                 .execution_options(synchronize_session="fetch")
             )
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
-        """Full-jitter exponential backoff after `attempts` failures, at least `retry_after`."""
-        base, ceiling = self.settings.outbox_retry_base_seconds, self.settings.outbox_retry_max_seconds
-        delay = self.rng.uniform(0, min(ceiling, base * 2 ** min(attempts - 1, 30)))
-        return timedelta(seconds=max(delay, retry_after or 0.0))
+        """The `outbox_retry_*` backoff after `attempts` failures, at least `retry_after` (leases.Backoff)."""
+        return self.backoff_policy.delay(attempts, retry_after=retry_after, rng=self.rng)
 
 
 def _add_attempts(session: Session, carrier: Delivery, sent: SendReport) -> None:

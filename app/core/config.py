@@ -39,9 +39,19 @@ class Settings(BaseSettings):
     collect_host_interval_seconds: float = Field(default=1.0, ge=0)
     collect_concurrency: int = Field(default=8, ge=1, le=256)
     collect_lease_seconds: float | None = Field(default=None, gt=0)
+    # A failing source is retried after its interval, doubled per failure in a row, at most this many
+    # intervals and this many seconds; jitter is the random fraction of that delay (app/core/leases.py).
+    collect_retry_max_intervals: float = Field(default=8.0, ge=1)
+    collect_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    collect_retry_jitter: float = Field(default=0.0, ge=0, le=1)
     push_mode: Literal["auto", "inline", "queue"] = "auto"
     ingest_lease_seconds: float = Field(default=120.0, gt=0)
     ingest_max_attempts: int = Field(default=5, ge=1, le=100)
+    # A queued batch that failed is due again after base × 2^(attempts − 1) seconds, at most max;
+    # jitter is the random fraction of that delay (0: exact, 1: uniform in [0, delay)).
+    ingest_retry_base_seconds: float = Field(default=5.0, gt=0)
+    ingest_retry_max_seconds: float = Field(default=300.0, gt=0)
+    ingest_retry_jitter: float = Field(default=0.0, ge=0, le=1)
     # Posts waiting in the push queue at which pushes get 503 + Retry-After (backpressure).
     ingest_max_queued_posts: int = Field(default=50_000, ge=1)
     # Harm, danger and legal trouble only: everyday complaint words (召回, 维权, 诈骗, bare 泄露)
@@ -70,8 +80,12 @@ class Settings(BaseSettings):
         None  # a model trained with `yuqing train-sentiment`; None: the shipped one
     )
     outbox_max_age_minutes: int = Field(default=24 * 60, ge=1)
+    # A delivery that failed is due again after base × 2^(attempts − 1) seconds (at most max, at least
+    # the vendor's Retry-After); jitter is the random fraction of that delay: 1 is full jitter, uniform
+    # in [0, delay) (app/core/leases.py).
     outbox_retry_base_seconds: float = Field(default=10.0, gt=0)
     outbox_retry_max_seconds: float = Field(default=30 * 60.0, gt=0)
+    outbox_retry_jitter: float = Field(default=1.0, ge=0, le=1)
     outbox_send_timeout_seconds: float = Field(default=15.0, gt=0)
     outbox_lease_seconds: float = Field(default=120.0, gt=0)
     outbox_batch_size: int = Field(default=20, ge=1, le=500)

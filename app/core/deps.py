@@ -1,10 +1,15 @@
-"""FastAPI dependencies: a session per request, and the calling principal with scope checks."""
+"""FastAPI dependencies: a session per request, and the caller with scope checks.
+
+Who the caller is, is the application's to say: `require` asks the authenticator installed as
+`app.state.authenticate` (app/runtime/application.py installs app/keys/auth.py `principal_of`), so core does not
+depend on the keys package.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
@@ -12,10 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.core.errors import Forbidden, TooManyRequests, Unauthorized
-from app.core.metrics import AUTH_FAILURES
-from app.keys.limiter import FailedAuthLimiter, client_of
-from app.keys.service import Principal, active_hashes, authenticate, hash_key
+from app.core.errors import Forbidden
 
 
 def get_db(request: Request) -> Database:
@@ -52,48 +54,37 @@ OptionalUTCTime = Annotated[datetime | None, AfterValidator(as_utc)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-def _principal(request: Request) -> Principal:
-    """The caller, from its bearer key; failed attempts are limited per client (app/keys/limiter.py)."""
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        AUTH_FAILURES.labels("missing").inc()
-        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    plain = token.strip()
-    digest = hash_key(plain)
-    limiter: FailedAuthLimiter = request.app.state.auth_limiter
-    client = client_of(request.client.host if request.client else None)
-    wait = limiter.retry_after(client)
-    if wait is not None and not limiter.may_be_valid(digest, lambda: _active_hashes(request)):
-        AUTH_FAILURES.labels("limited").inc()
-        raise TooManyRequests(
-            f"too many failed authentications from this client; retry in {wait} s", retry_after=wait
-        )
-    with get_db(request).session() as session:
-        principal = authenticate(session=session, plain=plain)
-    if principal is None:
-        limiter.failed(client)
-        limiter.forget(digest)
-        AUTH_FAILURES.labels("invalid").inc()
-        raise Unauthorized("unknown or revoked API key")
-    limiter.remember(digest)
-    request.state.principal = principal
-    return principal
+class Caller(Protocol):
+    """Who is calling, as the scope dependencies need it (app/keys/service.py `Principal`)."""
+
+    @property
+    def name(self) -> str:
+        """The key's name (the actor in the audit log)."""
+        ...
+
+    @property
+    def scope(self) -> str:
+        """The key's scope."""
+        ...
+
+    def allows(self, needed: str) -> bool:
+        """True when the scope covers `needed` (read < write < admin)."""
+        ...
 
 
-def _active_hashes(request: Request) -> list[str]:
-    with get_db(request).session() as session:
-        return active_hashes(session=session)
+Authenticate = Callable[[Request], Caller]
 
 
-def require(scope: str) -> Callable[[Request], Principal]:
+def authenticator(request: Request) -> Authenticate:
+    """The application's authenticator (app/runtime/application.py installs app/keys/auth.py `principal_of`)."""
+    return request.app.state.authenticate  # type: ignore[no-any-return]
+
+
+def require(scope: str) -> Callable[[Request], Caller]:
     """Dependency factory: the caller must hold at least `scope`."""
 
-    def dependency(request: Request) -> Principal:
-        principal = _principal(request)
+    def dependency(request: Request) -> Caller:
+        principal = authenticator(request)(request)
         if not principal.allows(scope):
             raise Forbidden(f"this operation needs the {scope!r} scope; the key has {principal.scope!r}")
         return principal
@@ -101,6 +92,6 @@ def require(scope: str) -> Callable[[Request], Principal]:
     return dependency
 
 
-ReadKey = Annotated[Principal, Depends(require("read"))]
-WriteKey = Annotated[Principal, Depends(require("write"))]
-AdminKey = Annotated[Principal, Depends(require("admin"))]
+ReadKey = Annotated[Caller, Depends(require("read"))]
+WriteKey = Annotated[Caller, Depends(require("write"))]
+AdminKey = Annotated[Caller, Depends(require("admin"))]

@@ -10,7 +10,7 @@ clusters.py      near-duplicate clusters kept in the database
 queue.py         pushes accepted by an API process, waiting for a worker
 search.py search_index.py   post search (bigram index) and streamed exports
 corrections.py   analysts' sentiment corrections; their effect on rollups and detectors comes
-                 through the relabel hooks the caller passes (app/services.py)
+                 through the relabel hooks the caller passes (app/runtime/container.py)
 retention.py     pruning raw posts older than the retention period
 router.py search_router.py schemas.py search_schemas.py   the HTTP API: push; search, export,
                  one post, a correction

@@ -1,7 +1,7 @@
 """Analysts' sentiment corrections (人工校正): record them, apply them everywhere, measure the model.
 
 A correction changes the post's stored label and its topic tags' copy, and runs the relabel hooks the
-caller passes (wired in `app/services.py`: every rollup bucket at every grain that counted the post,
+caller passes (wired in `app/runtime/container.py`: every rollup bucket at every grain that counted the post,
 exactly one sentiment counter down and the other up; then the topics' detectors, marked stale from
 that bucket so they replay with the corrected counts). Trends, reports, exports
 and detectors therefore use the analyst's label from then on. The verdict is kept in

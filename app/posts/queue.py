@@ -3,8 +3,8 @@
 An API process that does not analyse (`serve --role api`) validates a push, drops posts that are
 already stored, and writes the rest as one `IngestBatch` row in the request's transaction, so an
 accepted post is durable before the client hears "accepted". Workers claim the oldest available
-batch with `SELECT … FOR UPDATE SKIP LOCKED` and a lease, then work in two transactions, each
-holding the batch's row lock (`hold`):
+batch with `SELECT … FOR UPDATE SKIP LOCKED` and a lease (app/core/leases.py), then work in two
+transactions, each holding the batch's row lock (`hold`):
 
 1. store: insert the posts, join them to near-duplicate clusters (under the short global cluster
    lock, app/posts/clusters.py) and tag topics; record the new posts' ids on the batch
@@ -14,7 +14,8 @@ holding the batch's row lock (`hold`):
 A worker killed anywhere loses nothing and doubles nothing: before 1 commits nothing is stored and
 the batch is still queued; between 1 and 2 the batch carries the stored ids, and whoever claims it
 next runs step 2 only; after 2 the batch is gone. Two workers holding one batch (an expired lease)
-queue on its row lock, and the second finds the step done. A batch that fails
+queue on its row lock, and the second finds the step done. A failed batch is due again after the
+`ingest_retry_*` backoff (by default 5 s doubling to at most 300 s); one that fails
 `ingest_max_attempts` times is marked `failed` and kept for an operator.
 
 The queue is bounded: once `ingest_max_queued_posts` posts wait, pushes are refused whole with
@@ -27,17 +28,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from app.core import leases
 from app.core.bulk import is_postgresql
+from app.core.config import Settings
 from app.core.db import Database, utcnow
 from app.core.errors import QueueFull
 from app.posts.models import IngestBatch
 from collectors.base import RawPost
 
-RETRY_BASE_SECONDS = 5.0
-RETRY_MAX_SECONDS = 300.0
 FULL_RETRY_AFTER_SECONDS = 10
 
 
@@ -72,27 +73,25 @@ def claim(db: Database, *, owner: str, lease: timedelta, max_attempts: int) -> C
     with db.session() as session:
         _custom_plans(session)
         while True:
-            batch = session.scalar(
-                select(IngestBatch)
-                .where(
-                    IngestBatch.status == "pending",
-                    IngestBatch.available_at <= now,
-                    or_(IngestBatch.lease_expires_at.is_(None), IngestBatch.lease_expires_at < now),
-                )
-                .order_by(IngestBatch.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+            ids = leases.claim(
+                session,
+                IngestBatch,
+                where=[IngestBatch.status == "pending", IngestBatch.available_at <= now],
+                order_by=[IngestBatch.id],
+                limit=1,
+                owner=owner,
+                until=now + lease,
+                now=now,
             )
-            if batch is None:
+            if not ids:
                 return None
+            batch = session.get_one(IngestBatch, ids[0])
             if batch.attempts >= max_attempts:
                 batch.status = "failed"
-                batch.lease_owner = batch.lease_expires_at = None
+                leases.drop(batch)
                 batch.last_error = batch.last_error or "a worker stopped while storing it, repeatedly"
                 continue
             batch.attempts += 1
-            batch.lease_owner = owner
-            batch.lease_expires_at = now + lease
             return Claimed(
                 id=batch.id,
                 source_id=batch.source_id,
@@ -148,22 +147,20 @@ def finish(session: Session, batch_id: int) -> None:
     session.execute(delete(IngestBatch).where(IngestBatch.id == batch_id))
 
 
-def fail(db: Database, batch: Claimed, *, owner: str, error: str, max_attempts: int) -> bool:
+def fail(db: Database, batch: Claimed, *, owner: str, error: str, settings: Settings) -> bool:
     """Record a failed attempt and release the lease with back-off; True when the batch gave up."""
     now = utcnow()
-    gave_up = batch.attempts >= max_attempts
-    delay = min(RETRY_BASE_SECONDS * 2 ** (batch.attempts - 1), RETRY_MAX_SECONDS)
+    gave_up = batch.attempts >= settings.ingest_max_attempts
+    delay = leases.Backoff.ingest(settings).delay(batch.attempts)
     with db.session() as session:
-        session.execute(
-            update(IngestBatch)
-            .where(IngestBatch.id == batch.id, IngestBatch.lease_owner == owner)
-            .values(
-                status="failed" if gave_up else "pending",
-                available_at=now + timedelta(seconds=delay),
-                lease_owner=None,
-                lease_expires_at=None,
-                last_error=error[:2000],
-            )
+        leases.release(
+            session,
+            IngestBatch,
+            [batch.id],
+            owner=owner,
+            status="failed" if gave_up else "pending",
+            available_at=now + delay,
+            last_error=error[:2000],
         )
     return gave_up
 

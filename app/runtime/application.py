@@ -21,6 +21,7 @@ from app.core.config import Settings, get_settings
 from app.core.errors import error_body, install_error_handlers
 from app.demo import router as demo_router
 from app.keys import router as keys_router
+from app.keys.auth import principal_of
 from app.keys.limiter import FailedAuthLimiter
 from app.posts import router as posts_router
 from app.posts import search_router
@@ -65,6 +66,7 @@ def create_app(
     app.state.settings = settings
     app.state.services = services
     app.state.db = services.db
+    app.state.authenticate = principal_of  # app/core/deps.py `require` asks it who is calling
     app.state.auth_limiter = FailedAuthLimiter(
         burst=settings.auth_failure_burst, per_minute=settings.auth_failure_per_minute
     )

@@ -1,8 +1,9 @@
 """Scheduling: APScheduler ticks; the database says what is due.
 
 Each source carries `next_run_at` (its interval with jitter, backed off after failures). A worker
-tick claims due sources with a lease (`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL) and runs
-them concurrently, so any number of workers share the work and a dead worker's lease expires.
+tick claims due sources with a lease (app/core/leases.py: `SELECT … FOR UPDATE SKIP LOCKED` on
+PostgreSQL) and runs them concurrently, so any number of workers share the work and a dead worker's
+lease expires.
 Singleton jobs (retention, auto-resolve, reminders, reports) run only in the process that holds
 the scheduler advisory lock (PostgreSQL) — on SQLite there is only one process.
 """
@@ -11,16 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, text
 from sqlalchemy.exc import DBAPIError
 
-from app.core import locks
+from app.core import leases, locks
 from app.core.db import Database, utcnow
 from app.core.locks import LockKey
 from app.pipeline import Pipeline
@@ -32,45 +31,30 @@ from collectors.http import Fetcher
 log = logging.getLogger(__name__)
 
 
-def worker_id() -> str:
-    """A name for this process in leases: host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def claim_due_sources(db: Database, *, owner: str, limit: int, lease: timedelta) -> list[int]:
-    """Claim up to `limit` due, enabled sources for this worker and return their ids."""
+    """Claim up to `limit` due, enabled sources for this worker and return their ids (app/core/leases.py)."""
     now = utcnow()
     with db.session() as session:
-        stmt = (
-            select(Source.id)
-            .where(
+        return leases.claim(
+            session,
+            Source,
+            where=[
                 Source.enabled.is_(True),
                 Source.kind != PUSH_KIND,
                 or_(Source.next_run_at.is_(None), Source.next_run_at <= now),
-                or_(Source.lease_expires_at.is_(None), Source.lease_expires_at < now),
-            )
-            .order_by(Source.next_run_at.asc().nulls_first(), Source.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            ],
+            order_by=[Source.next_run_at.asc().nulls_first(), Source.id],
+            limit=limit,
+            owner=owner,
+            until=now + lease,
+            now=now,
         )
-        ids = list(session.scalars(stmt))
-        if ids:
-            session.execute(
-                update(Source)
-                .where(Source.id.in_(ids))
-                .values(lease_owner=owner, lease_expires_at=now + lease)
-            )
-    return ids
 
 
 def release_source(db: Database, source_id: int, owner: str) -> None:
     """Drop this worker's lease on a source."""
     with db.session() as session:
-        session.execute(
-            update(Source)
-            .where(Source.id == source_id, Source.lease_owner == owner)
-            .values(lease_owner=None, lease_expires_at=None)
-        )
+        leases.release(session, Source, [source_id], owner=owner)
 
 
 class CollectionWorker:
@@ -80,7 +64,7 @@ class CollectionWorker:
         self.pipeline = pipeline
         self.fetcher = fetcher
         self.concurrency = concurrency
-        self.owner = worker_id()
+        self.owner = leases.owner_id()
         self.lease = timedelta(seconds=pipeline.settings.collect_lease)
         self._running: set[asyncio.Task[RunSummary | None]] = set()
 

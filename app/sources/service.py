@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.bulk import dialect_insert
+from app.core.config import Settings
 from app.core.errors import BadRequest, Conflict, NotFound
+from app.core.leases import Backoff
 from app.core.masking import restore_redacted
 from app.core.urls import check_url
 from app.sources.models import Source, SourceRun
@@ -134,10 +136,10 @@ def ensure_push_source(*, session: Session, name: str) -> Source:
     return source
 
 
-def failure_backoff(interval_seconds: int, failures: int) -> timedelta:
-    """Delay before retrying a failing source: doubles per failure, at most 8 intervals or 6 hours."""
-    factor = min(2 ** max(failures - 1, 0), 8)
-    return timedelta(seconds=min(interval_seconds * factor, 6 * 3600))
+def failure_backoff(settings: Settings, interval_seconds: int, failures: int) -> timedelta:
+    """Delay before retrying a failing source: its interval doubled per failure in a row, capped by
+    the `collect_retry_*` settings (app/core/leases.py; by default 8 intervals or 6 hours)."""
+    return Backoff.collect(settings, interval_seconds).delay(failures)
 
 
 MAX_RUN_WARNINGS = 20

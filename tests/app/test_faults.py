@@ -223,7 +223,7 @@ def test_worker_killed_mid_fetch_loses_its_lease_and_another_worker_collects(  #
                 owner, expires = session.execute(
                     select(Source.lease_owner, Source.lease_expires_at).where(Source.id == stalled_id)
                 ).one()
-            pid = int(owner.rsplit(":", 1)[1])
+            pid = int(owner.split(":")[1])  # host:pid:suffix (app/core/leases.py owner_id)
             victim = next(w for w in workers if w.pid == pid)  # the lease belongs to one of ours
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=10)
