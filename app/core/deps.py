@@ -1,8 +1,8 @@
 """FastAPI dependencies: a session per request, and the caller with scope checks.
 
 Who the caller is, is the application's to say: `require` asks the authenticator installed as
-`app.state.authenticate` (app/runtime/application.py installs app/keys/auth.py `principal_of`), so core does not
-depend on the keys package.
+`app.state.authenticate` (app/runtime/application.py installs app/keys/auth.py `principal_of`),
+so core does not depend on the keys package.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ Authenticate = Callable[[Request], Caller]
 
 
 def authenticator(request: Request) -> Authenticate:
-    """The application's authenticator (app/runtime/application.py installs app/keys/auth.py `principal_of`)."""
+    """The application's authenticator (app/runtime/application.py installs `keys.auth.principal_of`)."""
     return request.app.state.authenticate  # type: ignore[no-any-return]
 
 
