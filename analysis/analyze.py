@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from analysis.keywords import IdfFunction, top_terms
 from analysis.normalize import NormalizedText, normalize
 from analysis.sentiment.view import SentimentView, view_text
-from analysis.simhash import simhash
+from analysis.simhash import simhash_many
 from analysis.tokenize import Tokenizer, default_tokenizer
 
 __all__ = [
@@ -103,16 +103,17 @@ def analyze_posts(
             (result.label, round(float(result.score), SCORE_DIGITS))
             for result in model.predict_many(viewed, viewed_tokens)
         ]
+    hashes = simhash_many(token_lists)
     return [
         Analysis(
             normalized=item,
             tokens=tokens,
             keywords=top_terms(tokens, k=keyword_count, idf=idf),
-            simhash=simhash(tokens),
+            simhash=hashed,
             sentiment=label,
             sentiment_score=score,
         )
-        for item, tokens, (label, score) in zip(normalized, token_lists, scores, strict=True)
+        for item, tokens, hashed, (label, score) in zip(normalized, token_lists, hashes, scores, strict=True)
     ]
 
 

@@ -3,7 +3,7 @@
 Features are the post's content terms (``analysis.tokenize.is_content_term``: no stop words,
 punctuation, numbers or @mentions) minus emoticons, each weighted by its count. Each feature's
 64-bit hash is ``blake2b(digest_size=8)`` of its UTF-8 bytes (stable across processes, unlike
-``hash()``), cached; the weighted bit votes are one numpy matrix product.
+``hash()``), cached; the weighted bit votes of a whole batch are one numpy pass (`simhash_many`).
 
 Why content terms only: spam and copy-paste variants differ by exactly what is left out (added
 emoticons, @mentions, ``转发：`` prefixes, punctuation, filler words), and on Weibo-length posts
@@ -34,7 +34,15 @@ import numpy as np
 
 from analysis.tokenize import is_content_term
 
-__all__ = ["MIN_FEATURE_TOKENS", "SimhashIndex", "from_signed", "hamming", "simhash", "to_signed"]
+__all__ = [
+    "MIN_FEATURE_TOKENS",
+    "SimhashIndex",
+    "from_signed",
+    "hamming",
+    "simhash",
+    "simhash_many",
+    "to_signed",
+]
 
 MIN_FEATURE_TOKENS = 4
 _MASK = (1 << 64) - 1
@@ -52,18 +60,40 @@ def _is_feature(token: str) -> bool:
 
 def simhash(tokens: Sequence[str]) -> int:
     """Return the 64-bit SimHash (unsigned) of a token sequence; see the module doc for short texts."""
-    terms = [token for token in tokens if token[:1] != "[" and is_content_term(token)]
-    if len(terms) < MIN_FEATURE_TOKENS:
-        exact = _SEPARATOR.join(token for token in tokens if _is_feature(token))
-        return _feature_hash("exact" + _SEPARATOR + exact)
-    weights: dict[str, int] = {}
-    for term in terms:
-        weights[term] = weights.get(term, 0) + 1
-    hashes = np.fromiter((_feature_hash(term) for term in weights), dtype="<u8", count=len(weights))
-    bits = np.unpackbits(hashes.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-    vote = np.fromiter(weights.values(), dtype=np.int64, count=len(weights)) @ bits
-    packed = np.packbits((2 * vote > len(terms)).astype(np.uint8), bitorder="little")
-    return int.from_bytes(packed.tobytes(), "little")
+    return simhash_many([tokens])[0]
+
+
+def simhash_many(token_lists: Sequence[Sequence[str]]) -> list[int]:
+    """SimHash of each token sequence, the bit votes of the whole batch in one numpy pass."""
+    found = [0] * len(token_lists)
+    hashes: list[int] = []
+    weights: list[int] = []
+    starts: list[int] = []
+    halves: list[int] = []  # 2 × a bit's vote must exceed the number of terms
+    voting: list[int] = []
+    for index, tokens in enumerate(token_lists):
+        terms = [token for token in tokens if token[:1] != "[" and is_content_term(token)]
+        if len(terms) < MIN_FEATURE_TOKENS:
+            exact = _SEPARATOR.join(token for token in tokens if _is_feature(token))
+            found[index] = _feature_hash("exact" + _SEPARATOR + exact)
+            continue
+        counts: dict[str, int] = {}
+        for term in terms:
+            counts[term] = counts.get(term, 0) + 1
+        starts.append(len(hashes))
+        hashes.extend(_feature_hash(term) for term in counts)
+        weights.extend(counts.values())
+        halves.append(len(terms))
+        voting.append(index)
+    if voting:
+        bits = np.unpackbits(
+            np.array(hashes, dtype="<u8").view(np.uint8).reshape(-1, 8), axis=1, bitorder="little"
+        )
+        votes = np.add.reduceat(bits * np.array(weights, dtype=np.int64)[:, None], starts, axis=0)
+        packed = np.packbits(2 * votes > np.array(halves)[:, None], axis=1, bitorder="little")
+        for index, value in zip(voting, packed.view("<u8")[:, 0].tolist(), strict=True):
+            found[index] = int(value)
+    return found
 
 
 def hamming(a: int, b: int) -> int:

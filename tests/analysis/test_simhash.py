@@ -7,7 +7,15 @@ import random
 import pytest
 
 from analysis.normalize import normalize
-from analysis.simhash import MIN_FEATURE_TOKENS, SimhashIndex, from_signed, hamming, simhash, to_signed
+from analysis.simhash import (
+    MIN_FEATURE_TOKENS,
+    SimhashIndex,
+    from_signed,
+    hamming,
+    simhash,
+    simhash_many,
+    to_signed,
+)
 from analysis.tokenize import Tokenizer
 
 POST = "小米SU7在高速上突然刹车失灵，车主差点出事故，官方客服到现在都没有给出任何解释，大家买车一定要小心！"
@@ -120,3 +128,14 @@ def test_index_prefers_the_earliest_cluster_and_respects_capacity() -> None:
     assert index.add("d", 0b0) == "a"  # c (cluster a) is still there, 1 bit away
     with pytest.raises(ValueError):
         SimhashIndex(k=64)
+
+
+def test_a_batch_hashes_each_post_as_alone(tokenizer: Tokenizer) -> None:
+    """`simhash_many` (what `analyze_posts` calls) votes a whole batch at once: each post's hash is
+    the one it gets alone, short and long posts mixed, in order."""
+    texts = [POST, "太坑了", *NEAR_COPIES, "", *UNRELATED, "[怒][怒][怒]"]
+    token_lists = [tokenizer.tokens(normalize(text).text) for text in texts]
+    alone = [simhash_many([tokens])[0] for tokens in token_lists]
+    assert simhash_many(token_lists) == alone
+    assert alone[0] == simhash(token_lists[0]) and len(set(alone)) > len(UNRELATED)
+    assert simhash_many([]) == []
