@@ -41,3 +41,16 @@ def test_author_text_shows_verified_and_followers_only_when_known(tmp_path: Path
     result = subprocess.run([node, str(script)], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["大V财经 · 认证 · 粉丝 3,200,000", "路人 · 粉丝 0", "匿名"]
+
+
+def test_the_dashboard_names_incident_states_as_the_reports_and_messages_do() -> None:
+    """One wording for an incident's state: the dashboard's `STATUS` map equals `IncidentStatus.label`."""
+    import re
+
+    from app.core.vocab import IncidentStatus
+
+    source = (STATIC / "format.js").read_text(encoding="utf-8")
+    found = re.search(r"export const STATUS = \{([^}]*)\}", source)
+    assert found, "format.js no longer exports STATUS"
+    shown = dict(re.findall(r"(\w+): '([^']*)'", found.group(1)))
+    assert shown == {status.value: status.label for status in IncidentStatus}

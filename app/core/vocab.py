@@ -20,13 +20,13 @@ class IncidentStatus(StrEnum):
 
     @property
     def label(self) -> str:
-        """处置中 / 已认领 / 已解除."""
+        """未处理 / 已确认 / 已解除: the words the dashboard shows (app/web/static/js/format.js `STATUS`)."""
         return _INCIDENT_LABELS[self]
 
 
 _INCIDENT_LABELS = {
-    IncidentStatus.OPEN: "处置中",
-    IncidentStatus.ACKNOWLEDGED: "已认领",
+    IncidentStatus.OPEN: "未处理",
+    IncidentStatus.ACKNOWLEDGED: "已确认",
     IncidentStatus.RESOLVED: "已解除",
 }
 ACTIVE_STATUSES: tuple[IncidentStatus, ...] = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)

@@ -177,7 +177,7 @@ def test_reports_render_as_a_digest_with_the_report_link(kind: str, period: str,
     requests = get_channel(kind).render(report_notice(period), config_for(kind, max_posts=10), now=NOW)
     text = "".join(_strings(request.json) for request in requests)
     assert tag in text and "概况" in text and "本期事件" in text and "完整报告" in text
-    assert "format=html" in text and "处置中" not in text and "查看事件" not in text
+    assert "format=html" in text and "未处理" not in text and "查看事件" not in text
     for needle in FORBIDDEN:
         assert needle not in text, (kind, needle)
 
