@@ -110,6 +110,11 @@ def _log_in(page, base_url: str, key: str, artifacts) -> None:  # type: ignore[n
 
 
 def _chart_option(page) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    # the trend arrives on its own request, after the keywords and clusters may have rendered
+    page.wait_for_function(
+        "() => { const el = document.getElementById('trend-chart');"
+        " const c = el && echarts.getInstanceByDom(el); return !!(c && c.getOption().series.length); }"
+    )
     return page.evaluate(
         "() => { const c = echarts.getInstanceByDom(document.getElementById('trend-chart'));"
         " const o = c.getOption(); return {series: o.series.map(s => ({name: s.name, data: s.data,"
