@@ -171,9 +171,14 @@ def _indexed_page(
     1. walk: the newest `WALK_POSTS` posts of the filtered stream, along the time index, each
        tested with `search_index.exact` (a substring test on the row for most posts). Any word
        in ≥ 1 % of recent posts fills its page here.
-    2. slices: then older posts through GIN, one time slice at a time (`TIME_SLICES` back from where
-       the walk stopped: 1 day, 7 days, 30 days, the rest), until the page is full. A rarer word
-       fetches only its candidates in the slices it needs.
+    2. the index: then older posts through GIN. For a two-character word (one term, whose
+       frequency the planner knows from the column's statistics) one time slice at a time
+       (`TIME_SLICES` back from where the walk stopped: 1 day, 7 days, 30 days, the rest) until
+       the page is full: the planner intersects the term's bitmap with the time index's where
+       that pays, so a rarer word fetches only the candidates of the slices it needs. A longer
+       word is estimated far too rare (its terms as if independent), so the planner would
+       re-read all its candidates in every slice (measured: 4 × 4,300 posts for 日本捐赠 at 1 M);
+       it is asked once, over everything older than the walk.
 
     The order and the page are exactly those of the plain query; only the work differs.
     """
@@ -194,7 +199,7 @@ def _indexed_page(
     found = list(session.scalars(walk))
     indexed = search_index.condition("postgresql", q, scan)
     upper = boundary
-    for width in TIME_SLICES:
+    for width in TIME_SLICES if search_index.single_term(q) else (None,):
         if len(found) >= limit:
             break
         stmt = base.where(time_col < upper, indexed)

@@ -112,6 +112,11 @@ def indexable(q: str) -> bool:
     return all(len(form) >= MIN_QUERY_CHARS for form in query_forms(q))
 
 
+def single_term(q: str) -> bool:
+    """Whether every form of `q` is one term (a two-character word)."""
+    return all(len(bigrams(form)) == 1 for form in query_forms(q))
+
+
 def sqlite_terms(title: str | None, text: str | None) -> str:
     """The FTS5 content of a post: its segments' terms, the segments separated by ``0``."""
     return f" {SQLITE_SEPARATOR} ".join(" ".join(bigrams(segment)) for segment in segments(title, text))
