@@ -1,5 +1,5 @@
 """Helpers for the outbox and delivery tests (no tests here): a loopback receiver hosting the vendor
-emulators of tests/channels/receivers.py plus an Alertmanager, with switches for being down, slow,
+emulators of tests/support/receivers.py plus an Alertmanager, with switches for being down, slow,
 or answering scripted failures; incident and channel factories; a controllable clock."""
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from app.core.db import Database
 from app.posts.models import Topic
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
-from tests.channels.receivers import ROUTES, Received, VendorState
 from tests.support.background_server import BackgroundHTTPServer
+from tests.support.receivers import ROUTES, Received, VendorState
 
 Reply = tuple[int, dict[str, str], bytes]
 AM_TOKEN = "am-token-1"

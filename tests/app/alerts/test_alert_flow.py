@@ -133,8 +133,8 @@ def test_burst_opens_one_incident_that_escalates_and_resolves(services, db) -> N
 def test_full_path_delivers_one_message_per_channel_per_change(services, db, settings) -> None:  # type: ignore[no-untyped-def]
     """History, then a burst through push: each subscribed channel gets the opening notice once,
     then the escalation once, through the real engine, outbox and dispatcher."""
-    from tests.app.test_delivery_helpers import Clock as OutboxClock
-    from tests.app.test_delivery_helpers import Receiver, make_channel, notice_ids, run_ticks
+    from tests.support.delivery import Clock as OutboxClock
+    from tests.support.delivery import Receiver, make_channel, notice_ids, run_ticks
 
     receiver = Receiver().start()
     now = datetime.now(UTC).replace(microsecond=0)  # vendors check signature timestamps against real time

@@ -25,7 +25,7 @@ from app.stats.models import Rollup
 from app.stats.rollups import bucket_start
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
-from tests.app.test_alert_flow import NOW, Clock, _burst, _history, _push
+from tests.app.alerts.test_alert_flow import NOW, Clock, _burst, _history, _push
 
 VOLUME_DETECTORS = {"volume", "negative_volume"}
 

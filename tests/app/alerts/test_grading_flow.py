@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.alerts.models import Alert, Incident
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
-from tests.app.test_alert_flow import ANGRY, CALM, NOW, Clock, _burst, _history, _push
+from tests.app.alerts.test_alert_flow import ANGRY, CALM, NOW, Clock, _burst, _history, _push
 
 
 def _wave(count: int, *, fire_every: int = 0, calm_every: int = 0) -> list[dict]:  # type: ignore[type-arg]

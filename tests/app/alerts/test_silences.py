@@ -18,7 +18,7 @@ from app.channels.models import NoticeRow
 from app.channels.outbox import Outbox
 from app.channels.reminders import write_reminders
 from app.posts.models import Topic
-from tests.app.test_delivery_helpers import (
+from tests.support.delivery import (
     Clock,
     Receiver,
     make_channel,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from app.channels import ChannelRequest, DeliveryResult, Notice, NoticePost, make_digest, send
-from tests.channels.receivers import VendorServer
+from tests.support.receivers import VendorServer
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 HOSTILE_TEXT = (

@@ -16,7 +16,7 @@ import pytest
 
 from app.channels import Outcome, get_channel, make_digest
 from app.channels.alertmanager import postable_alerts
-from tests.channels.conftest import NOW, deliver, hostile_notice, make_notice
+from tests.app.channels.conftest import NOW, deliver, hostile_notice, make_notice
 
 ALERTMANAGER = get_channel("alertmanager")
 BINARY = "/usr/bin/prometheus-alertmanager"

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from app.core.masking import mask_url, redact, restore_masked_url, restore_redacted
-from tests.app.test_delivery_helpers import Receiver
+from tests.support.delivery import Receiver
 
 KINDS = ("wecom", "dingtalk", "feishu", "slack", "webhook", "alertmanager")
 

@@ -16,7 +16,7 @@ from app.audit.models import AuditEntry
 from app.channels.outbox import Outbox
 from app.core.config import load_settings
 from app.core.db import utcnow
-from tests.app.test_delivery_helpers import (
+from tests.support.delivery import (
     Clock,
     Receiver,
     make_topic,
@@ -24,7 +24,7 @@ from tests.app.test_delivery_helpers import (
     raise_alert,
     run_ticks,
 )
-from tests.channels.receivers import BODIES
+from tests.support.receivers import BODIES
 
 DING_SECRET = "SECding舆情secret"
 

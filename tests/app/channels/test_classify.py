@@ -14,7 +14,7 @@ from app.channels.base import parse_retry_after
 from tests.support.shared import shared_path
 
 OWN = json.loads(
-    (Path(__file__).resolve().parents[1] / "fixtures" / "channels" / "vendor_responses.json").read_text(
+    (Path(__file__).resolve().parents[2] / "fixtures" / "channels" / "vendor_responses.json").read_text(
         "utf-8"
     )
 )["responses"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 
 from app.channels import ChannelRequest, Outcome
-from tests.channels.conftest import deliver
-from tests.channels.receivers import VendorServer
+from tests.app.channels.conftest import deliver
+from tests.support.receivers import VendorServer
 
 
 def _free_port() -> int:

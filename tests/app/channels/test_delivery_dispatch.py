@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.channels.models import ChannelRow, Delivery, DeliveryAttempt, NoticeRow
 from app.channels.outbox import Outbox
-from tests.app.test_delivery_helpers import (
+from tests.support.delivery import (
     Clock,
     Receiver,
     make_channel,
@@ -21,7 +21,7 @@ from tests.app.test_delivery_helpers import (
     raise_alert,
     run_ticks,
 )
-from tests.channels.receivers import BODIES
+from tests.support.receivers import BODIES
 
 KINDS = ("wecom", "dingtalk", "feishu", "slack", "webhook", "alertmanager")
 

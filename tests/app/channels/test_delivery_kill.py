@@ -21,9 +21,9 @@ from app.channels.dispatcher import Dispatcher
 from app.channels.models import Delivery, NoticeRow
 from app.channels.outbox import Outbox
 from app.core.db import utcnow
-from tests.app.test_delivery_helpers import Receiver, make_channel, make_topic, outbox_settings, raise_alert
+from tests.support.delivery import Receiver, make_channel, make_topic, outbox_settings, raise_alert
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WORKER = (
     "import asyncio\n"
     "from app.core.config import load_settings\n"

@@ -9,8 +9,8 @@ import pytest
 from app.channels import Outcome, get_channel
 from app.channels.dingtalk import DingTalkConfig
 from app.channels.message import TRUNCATED_TAIL
-from tests.channels.conftest import NOW, deliver, huge_notice, make_notice
-from tests.channels.receivers import VendorServer
+from tests.app.channels.conftest import NOW, deliver, huge_notice, make_notice
+from tests.support.receivers import VendorServer
 
 DINGTALK = get_channel("dingtalk")
 

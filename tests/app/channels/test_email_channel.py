@@ -25,7 +25,7 @@ from app.channels.schemas import ChannelCreate
 from app.core.errors import BadRequest
 from app.core.vocab import DeliveryStatus
 from app.reports.delivery import queue_due_reports
-from tests.app.test_delivery_helpers import Clock, make_topic, outbox_settings, raise_alert, run_ticks
+from tests.support.delivery import Clock, make_topic, outbox_settings, raise_alert, run_ticks
 
 USER, PASSWORD = "yuqing", "mailbox-s3cret!"
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback only

@@ -9,8 +9,8 @@ import pytest
 from app.channels import Outcome, get_channel
 from app.channels.feishu import FeishuConfig
 from app.channels.message import TRUNCATED_TAIL
-from tests.channels.conftest import NOW, deliver, huge_notice, make_notice
-from tests.channels.receivers import VendorServer, feishu_expected_sign
+from tests.app.channels.conftest import NOW, deliver, huge_notice, make_notice
+from tests.support.receivers import VendorServer, feishu_expected_sign
 
 FEISHU = get_channel("feishu")
 

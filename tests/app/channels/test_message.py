@@ -22,7 +22,7 @@ from app.channels.message import (
     utf8_len,
 )
 from app.core.vocab import DeliveryStatus, IncidentStatus, NoticeKind
-from tests.channels.conftest import NOW, make_notice
+from tests.app.channels.conftest import NOW, make_notice
 
 
 def test_grades_in_order_with_chinese_labels() -> None:

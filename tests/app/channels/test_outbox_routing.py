@@ -19,7 +19,7 @@ from app.channels.service import mask_url
 from app.channels.webhook import WebhookConfig
 from app.core.config import load_settings
 from app.core.vocab import DeliveryStatus, NoticeKind
-from tests.channels.conftest import huge_notice
+from tests.app.channels.conftest import huge_notice
 
 SHANGHAI_NIGHT = {"start": "22:00", "end": "08:00", "timezone": "Asia/Shanghai"}
 BERLIN_LUNCH = {"start": "12:00", "end": "13:30", "timezone": "Europe/Berlin"}

@@ -18,7 +18,7 @@ from app.posts.models import Post, PostTopic, Topic
 from app.sources.models import Source
 from app.stats.models import Rollup
 from app.stats.rollups import bucket_start
-from tests.app.test_delivery_helpers import make_topic, outbox_settings, raise_alert
+from tests.support.delivery import make_topic, outbox_settings, raise_alert
 
 T0 = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)  # 23:30 in Beijing
 WHSEC = "whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="

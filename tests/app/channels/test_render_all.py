@@ -11,8 +11,8 @@ import pytest
 
 from app.channels import CHANNEL_KINDS, get_channel
 from app.channels.base import ChannelConfig
-from tests.channels.conftest import NOW, deliver, hostile_notice, huge_digest, make_notice
-from tests.channels.receivers import VendorServer
+from tests.app.channels.conftest import NOW, deliver, hostile_notice, huge_digest, make_notice
+from tests.support.receivers import VendorServer
 
 CHAT_KINDS = ("wecom", "dingtalk", "feishu", "slack")
 LIMITS = {"wecom": 4096, "dingtalk": 20000, "feishu": 20000}

@@ -21,7 +21,7 @@ from app.channels import dingtalk, feishu, webhook
 from tests.support.shared import shared_path
 
 VECTORS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[1] / "fixtures" / "channels" / "signature_vectors.json").read_text(
+    (Path(__file__).resolve().parents[2] / "fixtures" / "channels" / "signature_vectors.json").read_text(
         "utf-8"
     )
 )

@@ -8,8 +8,8 @@ from pydantic import ValidationError
 from app.channels import Outcome, get_channel
 from app.channels.message import TRUNCATED_TAIL
 from app.channels.slack import SlackConfig, chunk_lines
-from tests.channels.conftest import NOW, deliver, huge_notice, make_notice
-from tests.channels.receivers import VendorServer
+from tests.app.channels.conftest import NOW, deliver, huge_notice, make_notice
+from tests.support.receivers import VendorServer
 
 SLACK = get_channel("slack")
 

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from app.channels import Notice, Outcome, get_channel
 from app.channels.webhook import WebhookConfig
-from tests.channels.conftest import NOW, deliver, huge_digest, huge_notice, make_notice
-from tests.channels.receivers import VendorServer, standard_webhook_expected
+from tests.app.channels.conftest import NOW, deliver, huge_digest, huge_notice, make_notice
+from tests.support.receivers import VendorServer, standard_webhook_expected
 
 WEBHOOK = get_channel("webhook")
 SECRET = "whsec_AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="

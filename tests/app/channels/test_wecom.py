@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from app.channels import Outcome, get_channel
 from app.channels.message import TRUNCATED_TAIL, utf8_len
 from app.channels.wecom import WeComConfig
-from tests.channels.conftest import NOW, deliver, huge_notice, make_notice
-from tests.channels.receivers import VendorServer
+from tests.app.channels.conftest import NOW, deliver, huge_notice, make_notice
+from tests.support.receivers import VendorServer
 
 WECOM = get_channel("wecom")
 

@@ -31,7 +31,7 @@ from app.core.secrets import (
 from app.runtime.secrets import rotate, verify
 from app.sources.models import Source
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WEBHOOK_TOKEN = "6f1d2c3b-4a59-4e8f-9d7c-ab12cd34ef56"
 CHANNEL_SECRET = "SEC0123456789abcdef舆情签名"
 BEARER = "Bearer eyJhbGciOiJIUzI1NiJ9.json-api-credential"

@@ -17,7 +17,7 @@ from app.importer import import_posts
 from app.posts.models import IngestBatch, Post
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
-from tests.app.test_alert_flow import NOW, Clock, _push
+from tests.app.alerts.test_alert_flow import NOW, Clock, _push
 from tests.support.seed import create_topic, now, open_incident, post, push
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.importer import import_posts
 from app.posts.models import Post
 
-CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "imports" / "zeeschuimer.ndjson"
+CAPTURES = Path(__file__).resolve().parents[2] / "fixtures" / "imports" / "zeeschuimer.ndjson"
 
 
 def test_captured_posts_are_mapped(services, db) -> None:  # type: ignore[no-untyped-def]

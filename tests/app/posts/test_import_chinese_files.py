@@ -21,7 +21,7 @@ from app.importer import ImportFileError, decode_file, import_posts
 from app.posts.models import Post
 from app.sources.models import Source
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)  # 18:00 in Beijing
 ROWS = [

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from analysis.simhash import from_signed
 from app.posts.models import Post
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures"
 SHARED_DEV = ROOT.parent / "shared" / "data" / "sentiment" / "smp2020_ewect_dev.jsonl"
 

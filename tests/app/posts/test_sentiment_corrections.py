@@ -23,7 +23,7 @@ from app.runtime.container import Services
 from app.stats.rollups import BUCKET, bucket_start
 from tests.support.seed import create_topic, iso, now, post, push
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TEXTS = ["青禾牛奶新品上市，口感不错", "青禾牛奶包装换了新设计", "多地消费者称喝青禾牛奶后腹泻"]
 
 

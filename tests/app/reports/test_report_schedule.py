@@ -26,7 +26,7 @@ from app.core.vocab import DeliveryStatus, NoticeKind
 from app.reports.delivery import queue_due_reports
 from app.reports.schedule import latest_due, report_notice_id
 from app.stats.models import Rollup
-from tests.app.test_delivery_helpers import (
+from tests.support.delivery import (
     Clock,
     Receiver,
     make_channel,
@@ -327,7 +327,7 @@ def test_the_channel_form_folds_its_report_fields_into_options() -> None:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed here (Debian package nodejs)")
-    module = Path(__file__).resolve().parents[2] / "app" / "web" / "static" / "js" / "sources_manage.js"
+    module = Path(__file__).resolve().parents[3] / "app" / "web" / "static" / "js" / "sources_manage.js"
     cases = [
         {
             "name": "简报群",

@@ -32,7 +32,7 @@ from app.runtime.jobs import SchedulerLock
 from app.sources import service as sources
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
-from tests.app.test_alert_flow import _burst, _history
+from tests.app.alerts.test_alert_flow import _burst, _history
 
 NOW = datetime(2026, 11, 20, 6, 2, 30, tzinfo=UTC)  # the burst (last 2 minutes) stays in one bucket
 

@@ -14,7 +14,7 @@ from app.sources.models import Source
 from tests.support.loopback import LoopbackServer, Reply
 from tests.support.shared import SHARED_DIR
 
-OWN = Path(__file__).resolve().parents[1] / "fixtures" / "collectors"
+OWN = Path(__file__).resolve().parents[2] / "fixtures" / "collectors"
 XML = "application/xml"
 JSON = "application/json"
 

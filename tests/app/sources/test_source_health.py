@@ -13,7 +13,7 @@ from app.sources import service as sources
 from app.sources.models import Source
 from tests.support.loopback import LoopbackServer, Reply
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "collectors"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "collectors"
 
 
 def _create(client, headers, name, url):  # type: ignore[no-untyped-def]

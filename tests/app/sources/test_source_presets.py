@@ -19,7 +19,7 @@ from app.runtime.container import Services
 from app.sources import presets
 from tests.support.loopback import LoopbackServer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WEIBO_FEED = ROOT / "tests" / "fixtures" / "collectors" / "zh_weibo_rss20.xml"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-STATIC = Path(__file__).resolve().parents[1] / "app" / "web" / "static" / "js"
+STATIC = Path(__file__).resolve().parents[3] / "app" / "web" / "static" / "js"
 
 
 @pytest.mark.parametrize("module", sorted(p.name for p in STATIC.glob("*.js")))
