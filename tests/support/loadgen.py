@@ -11,7 +11,7 @@ status, and the
 ids of accepted posts are kept per source, so the caller can check that every accepted post is
 stored exactly once and that nothing answered 5xx.
 
-Used by tests/app/test_faults.py (load and PostgreSQL-restart tests) and usable from the benchmarks::
+Used by tests/app/runtime/test_faults.py (load and PostgreSQL-restart tests) and by the benchmarks::
 
     plan = LoadPlan(rate=500, seconds=60, texts=synthetic_corpus(5000).texts, topic_ids=(1, 2))
     with LoadGenerator("http://127.0.0.1:8000", key, plan) as load:

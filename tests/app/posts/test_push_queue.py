@@ -24,10 +24,10 @@ from app.posts.validation import validate_posts
 from app.stats.models import Rollup
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
-from bench.common import Server, service_env
 from tests.support.loopback import LoopbackServer
+from tests.support.processes import Server, service_env
 
-FEED = Path(__file__).resolve().parents[1] / "fixtures" / "collectors" / "zh_weibo_rss20.xml"
+FEED = Path(__file__).resolve().parents[2] / "fixtures" / "collectors" / "zh_weibo_rss20.xml"
 
 POSTS = [
     {"id": "q1", "text": "星河汽车刹车失灵，车主维权无门，太气人了", "author": "甲"},

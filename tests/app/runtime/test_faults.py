@@ -42,11 +42,12 @@ from app.posts.models import Post
 from app.sources import service as sources
 from app.sources.models import Source, SourceRun
 from app.sources.schemas import SourceCreate
-from bench.common import Server, service_env, synthetic_corpus
-from bench.loadgen import LoadGenerator, LoadPlan, LoadResult, RssSampler
 from tests.conftest import make_key
+from tests.support.corpus import synthetic_corpus
+from tests.support.loadgen import LoadGenerator, LoadPlan, LoadResult, RssSampler
 from tests.support.loopback import LoopbackServer, RecordedRequest, Reply
 from tests.support.pgcluster import PrivateCluster, private_cluster
+from tests.support.processes import Server, service_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 LOAD_RATE = float(os.environ.get("YUQING_TEST_LOAD_RATE", "500"))  # posts/s offered by the load test
@@ -155,7 +156,7 @@ def rss(channel: str, items: list[tuple[str, str]]) -> bytes:
 
 def start_role(role: str, database_url: str, log: Path, **env: str) -> subprocess.Popen[bytes]:
     """`yuqing serve --role ROLE` (its port unused by these tests) logging to `log`."""
-    from bench.common import free_port
+    from tests.support.processes import free_port
 
     environment = service_env(database_url, **env)
     with log.open("ab") as sink:

@@ -27,11 +27,11 @@ from app.sources.models import Source
 from app.sources.schemas import SourceCreate
 from app.topics import service as topics
 from app.topics.schemas import TopicCreate
-from bench.common import Server, service_env
-from tests.app.test_alert_flow import ANGRY, _history
-from tests.app.test_delivery_helpers import Receiver, make_channel
+from tests.app.alerts.test_alert_flow import ANGRY, _history
 from tests.conftest import make_key
+from tests.support.delivery import Receiver, make_channel
 from tests.support.loopback import LoopbackServer, RecordedRequest, Reply
+from tests.support.processes import Server, service_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 INTERVAL = 4

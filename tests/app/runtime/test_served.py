@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from app.core.db import Database
-from bench.common import Server, service_env
 from tests.conftest import make_key
+from tests.support.processes import Server, service_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 LIMIT = 1024 * 1024  # YUQING_MAX_BODY_BYTES of the served process
