@@ -193,6 +193,7 @@ def _yuqing(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
+@pytest.mark.slow
 def test_a_wrong_key_names_what_cannot_be_decrypted(client, db, settings, write_headers) -> None:  # type: ignore[no-untyped-def]
     made = _create_secrets(client, write_headers)
     assert verify(settings) == 8  # the channel's url and secret, each source's url and options

@@ -156,6 +156,7 @@ def test_load_baseline_incident_sink_idempotence_and_removal(  # type: ignore[no
         assert session.scalar(select(func.count(Source.id)).where(Source.demo.is_(True))) == 0
 
 
+@pytest.mark.slow
 def test_cli_load_only_then_remove(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from app.cli import cli
 

@@ -114,6 +114,7 @@ def test_decode_file_tells_the_encoding() -> None:
         decode_file(bytes(range(128, 256)) * 4)
 
 
+@pytest.mark.slow
 def test_cli_import_of_a_gbk_file_and_of_an_unreadable_one(tmp_path: Path) -> None:
     database = tmp_path / "cli.db"
     env = {

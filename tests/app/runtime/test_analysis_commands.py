@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -73,6 +75,7 @@ def test_detect_reports_a_bad_file_clearly(tmp_path: Path) -> None:
     assert result.returncode == 1 and "yuqing:" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_train_sentiment_on_a_small_labelled_file(tmp_path: Path) -> None:
     tiny = ROOT / "tests" / "fixtures" / "sentiment" / "tiny.jsonl"
     model = tmp_path / "model"

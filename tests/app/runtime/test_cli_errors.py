@@ -47,6 +47,7 @@ def test_the_suite_ignores_a_dotenv_in_the_working_directory(tmp_path: Path, mon
         load_settings()
 
 
+@pytest.mark.slow
 def test_serve_on_a_busy_port_fails_before_starting_anything(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -72,6 +73,7 @@ def test_analyze_with_a_missing_input_is_one_line(tmp_path: Path) -> None:
     assert "missing.jsonl" in _one_line(done.stderr)
 
 
+@pytest.mark.slow
 def test_import_into_a_source_that_is_not_a_push_source_is_one_line(  # type: ignore[no-untyped-def]
     client, write_headers, database_url, tmp_path: Path
 ) -> None:

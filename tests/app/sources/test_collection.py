@@ -100,6 +100,7 @@ def _make_due(db) -> None:  # type: ignore[no-untyped-def]
         session.execute(update(Source).values(next_run_at=None))
 
 
+@pytest.mark.slow
 def test_every_fixture_is_collected_and_broken_ones_fail_alone(  # type: ignore[no-untyped-def]
     client, db, services, write_headers, loopback_server: LoopbackServer
 ) -> None:

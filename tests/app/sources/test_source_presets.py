@@ -111,6 +111,7 @@ def test_the_configured_rsshub_host_is_allowed_and_paths_are_encoded() -> None:
     )
 
 
+@pytest.mark.slow
 def test_cli_lists_presets_and_adds_a_source(tmp_path: Path) -> None:
     env = {
         **os.environ,
