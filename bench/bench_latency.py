@@ -50,7 +50,7 @@ from bench.common import (
     service_env,
     yuqing_cli,
 )
-from bench.loadgen import LoadGenerator, LoadPlan
+from tests.support.loadgen import LoadGenerator, LoadPlan
 
 BACKGROUND_RATE = 1000  # posts/s offered
 BACKGROUND_BATCH = 500

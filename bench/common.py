@@ -1,5 +1,6 @@
-"""Shared pieces of the benchmarks: figures with their spread and target, the machine, the corpus,
-scratch PostgreSQL databases and `yuqing serve` subprocesses on loopback.
+"""Shared pieces of the benchmarks: figures with their spread and target, the machine, the corpus and
+scratch PostgreSQL databases. `yuqing serve` subprocesses on loopback come from
+tests/support/processes.py (re-exported here).
 
 Nothing here talks to anything but 127.0.0.1. Every figure keeps all of its runs so the report can
 show the median and the spread; a target is judged on the median.
@@ -12,29 +13,39 @@ import os
 import platform
 import random
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import httpx
 import numpy as np
+
+# The subprocess harness and the template corpus live with the tests (bench/ may import tests.support;
+# tests never import bench/) and are re-exported here for the benchmarks.
+from tests.support.corpus import Corpus, synthetic_corpus  # noqa: F401
+from tests.support.processes import (  # noqa: F401
+    LOOPBACK_ALLOWLIST,
+    SERVICE_SECRET_KEY,
+    Server,
+    admin_key,
+    checked,
+    client,
+    free_port,
+    proc_status,
+    service_env,
+    yuqing_cli,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SENTIMENT_DATA = SHARED / "data" / "sentiment"
 PG_ADMIN_URL = os.environ.get("YUQING_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-LOOPBACK_ALLOWLIST = "127.0.0.0/8"
 # PostgreSQL needs a secret key for channel and source credentials (docs/SECURITY.md): this process
-# and every yuqing process it starts share this one unless the environment gives another.
-BENCH_SECRET_KEY = os.environ.setdefault("YUQING_SECRET_KEY", "bGvq7yV0rZk2Q8m3s4t5u6w7x8y9z0A1B2C3D4E5F6c=")
+# and every yuqing process it starts share one (tests/support/processes.py) unless the environment
+# gives another.
+BENCH_SECRET_KEY = SERVICE_SECRET_KEY
 
 
 # --------------------------------------------------------------------------- results
@@ -205,71 +216,6 @@ def busy_processes(limit: int = 5) -> str:
 # --------------------------------------------------------------------------- corpus
 
 
-@dataclass(frozen=True)
-class Corpus:
-    """Post texts with their labels (None when unknown) and where they came from."""
-
-    texts: list[str]
-    labels: list[str | None]
-    origin: str
-    real: bool
-
-    def negative(self) -> list[str]:
-        """Texts labelled negative (all texts when there are no labels)."""
-        found = [t for t, label in zip(self.texts, self.labels, strict=True) if label == "negative"]
-        return found or self.texts
-
-
-_SUBJECTS = [
-    "某品牌",
-    "这家银行",
-    "小区物业",
-    "外卖平台",
-    "新款手机",
-    "地铁三号线",
-    "学校食堂",
-    "快递公司",
-    "医院",
-    "航空公司",
-]
-_EVENTS = [
-    "的服务",
-    "昨天的通知",
-    "新出的规定",
-    "的售后",
-    "这次涨价",
-    "今天的延误",
-    "的客服电话",
-    "发布会",
-    "的退款流程",
-    "的质量",
-]
-_FEELINGS = [
-    "真的太让人失望了",
-    "还挺满意的",
-    "一般般吧",
-    "简直气死我了[怒]",
-    "给个赞！",
-    "有没有人遇到一样的问题？",
-    "感觉被骗了",
-    "非常感谢工作人员",
-    "排队排了两个小时",
-    "说明写得很清楚",
-]
-_TAILS = ["", "//@路人甲: 同感", "#维权#", "，大家怎么看", "。。。", "[微笑]", "，已经投诉了", "，下次还来"]
-
-
-def synthetic_corpus(size: int, seed: int = 7) -> Corpus:
-    """A deterministic Chinese corpus from templates (used when ../shared is absent)."""
-    rng = random.Random(seed)
-    texts = [
-        f"{rng.choice(_SUBJECTS)}{rng.choice(_EVENTS)}{rng.choice(_FEELINGS)}{rng.choice(_TAILS)} "
-        f"{rng.randrange(10**6)}"
-        for _ in range(size)
-    ]
-    return Corpus(texts, [None] * size, f"{size:,} synthetic template posts (seed {seed})", real=False)
-
-
 def load_corpus(limit: int | None = None) -> Corpus:
     """Distinct texts of ../shared/data/sentiment (files in name order), or a synthetic corpus."""
     files = sorted(SENTIMENT_DATA.glob("*.jsonl")) if SENTIMENT_DATA.is_dir() else []
@@ -347,162 +293,3 @@ def scratch_database(name: str) -> Iterator[str]:
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def proc_status(pid: int, field_name: str) -> float:
-    """A /proc/<pid>/status memory field (VmHWM, VmRSS) in MiB."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(rf"{field_name}:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else float("nan")
-
-
-def service_env(database_url: str, **extra: str) -> dict[str, str]:
-    """The environment of a yuqing subprocess: no inherited YUQING_* variables, loopback only."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YUQING_")}
-    env.update(
-        YUQING_DATABASE_URL=database_url,
-        YUQING_SECRET_KEY=BENCH_SECRET_KEY,
-        YUQING_URL_ALLOWLIST=LOOPBACK_ALLOWLIST,
-        YUQING_LOG_LEVEL="WARNING",
-        YUQING_COLLECT_HOST_INTERVAL_SECONDS="0",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
-def yuqing_cli(args: Sequence[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> str:
-    """Run `python -m app ARGS` and return its stdout (raises with stderr on failure)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"yuqing {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
-    return done.stdout
-
-
-def admin_key(env: dict[str, str], cwd: Path, name: str = "bench") -> str:
-    """Create an admin API key with the CLI (migrating SQLite on the way) and return it."""
-    return (
-        yuqing_cli(["keys", "create", "--name", name, "--scope", "admin"], env, cwd).strip().splitlines()[-1]
-    )
-
-
-class Server:
-    """`yuqing serve --role ROLE` in a subprocess on a free loopback port."""
-
-    def __init__(self, env: dict[str, str], cwd: Path, role: str = "all", name: str = "server") -> None:
-        self.env, self.cwd, self.role = env, cwd, role
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = cwd / f"{name}-{role}-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 120.0) -> Server:
-        """Start and wait until /healthz answers."""
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--role",
-                self.role,
-            ],
-            env=self.env,
-            cwd=self.cwd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"server did not answer within {timeout:.0f} s: {self.log_tail()}")
-
-    @property
-    def pid(self) -> int:
-        """The server's process id."""
-        assert self.process is not None
-        return self.process.pid
-
-    def peak_rss_mb(self) -> float:
-        """VmHWM of the server process in MiB."""
-        return proc_status(self.pid, "VmHWM")
-
-    def rss_mb(self) -> float:
-        """VmRSS of the server process in MiB."""
-        return proc_status(self.pid, "VmRSS")
-
-    def log_tail(self, chars: int = 3000) -> str:
-        """The end of the server's log."""
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def last_error(self) -> str:
-        """The last exception line of the server's log (for failure messages)."""
-        found = [
-            line
-            for line in self.log_tail(200_000).splitlines()
-            if re.match(r"^[\w.]*(Error|Exception)\b", line)
-        ]
-        return found[-1][:500] if found else "no exception in the server log"
-
-    def stop(self) -> None:
-        """SIGTERM, wait up to 30 s, then SIGKILL (this process only)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def __enter__(self) -> Server:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def client(server: Server, key: str, timeout: float = 120.0) -> httpx.Client:
-    """An HTTP client for the server's API with the key."""
-    return httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
-
-
-def checked(response: httpx.Response) -> Any:
-    """The JSON body of a 2xx response (raises with the body otherwise)."""
-    if response.status_code >= 300:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url.path} -> {response.status_code}: "
-            f"{response.text[:500]}"
-        )
-    return response.json() if response.content else None

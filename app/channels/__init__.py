@@ -1,4 +1,5 @@
-"""Alert channels: pure rendering of notices into vendor requests, and one-shot delivery.
+"""Channels: where notices go — the outbox written with each change, the dispatcher that delivers it,
+and the pure rendering of notices into vendor requests.
 
 notice.py    Notice / NoticePost / make_digest (a NoticeRow's payload; kinds, grades, statuses are enums)
 policy.py    decide(): silences, grade filters, quiet hours, minimum interval, at notice time

@@ -4,7 +4,7 @@ comparison. Each asks the domain that owns the answer: `app.stats` (trends, keyw
 `app.alerts` (backtests), `app.reports` (reports), and this package's `overview` and `compare`.
 
 Topic CRUD, preview and sentiment quality are `router.py`. Paths, tags and parameters are those the
-routes always had (`tests/app/test_openapi.py`)."""
+routes always had (`tests/app/runtime/test_openapi.py`)."""
 
 from __future__ import annotations
 

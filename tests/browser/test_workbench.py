@@ -20,9 +20,9 @@ from app.channels.models import ChannelRow
 from app.keys.models import ApiKey
 from app.posts.models import Topic
 from app.sources.models import Source
-from tests.channels.receivers import VendorServer
 from tests.conftest import make_key
 from tests.support.loopback import LoopbackServer
+from tests.support.receivers import VendorServer
 from tests.support.seed import now, post, push
 
 pytestmark = pytest.mark.browser

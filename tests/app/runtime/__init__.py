@@ -1,0 +1,1 @@
+"""Process-level tests: real servers, several processes, faults, migrations, the OpenAPI surface, the CLI."""
