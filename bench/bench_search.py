@@ -37,7 +37,6 @@ from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from analysis.normalize import normalize
@@ -182,21 +181,6 @@ def bigram_words(run: str) -> list[str]:
     return [run[i : i + 2] for i in range(len(run) - 1)]
 
 
-def _statement_sql(q: str) -> str:
-    """The SQL the API runs for a first page of `q`, with its values inlined (for EXPLAIN)."""
-    stmt, time_col, id_col = search._statement(search.PostFilters(q=q), "postgresql")
-    stmt = stmt.order_by(time_col.desc(), id_col.desc()).limit(PAGE + 1)
-    # psycopg's pyformat: a LIKE pattern's % is written %% and read back as % by the driver
-    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-
-
-def explain(engine: Engine, q: str) -> str:
-    """`EXPLAIN (ANALYZE, BUFFERS)` of the search statement for `q`."""
-    with engine.connect() as connection:
-        rows = connection.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + _statement_sql(q))
-        return "\n".join(row[0] for row in rows)
-
-
 def _matches(engine: Engine, q: str) -> int:
     with engine.connect() as connection:
         where = search._text_condition(q, "postgresql")
@@ -334,12 +318,11 @@ def run(quick: bool) -> Section:
             }
             try:
                 counts = {q: _matches(engine, q) for q in samples.values()}
-                plans = {label: explain(engine, q) for label, q in samples.items()}
                 # the old scan reads every post: beyond SCAN_UP_TO posts it is not timed (minutes of disk)
                 scans = {q: _scan_ms(engine, q) for q in samples.values()} if size <= SCAN_UP_TO else {}
             except Exception as exc:  # the timings above must survive a failing illustration
-                counts, plans, scans = {}, {}, {}
-                section.notes.append(f"EXPLAIN failed: {type(exc).__name__}: {str(exc)[:300]}")
+                counts, scans = {}, {}
+                section.notes.append(f"counting matches failed: {type(exc).__name__}: {str(exc)[:300]}")
         finally:
             engine.dispose()
     section.intro = (
@@ -356,7 +339,8 @@ def run(quick: bool) -> Section:
         f"posts with indexes and TOAST {sizes[0]}, of which the GIN index {sizes[1]}."
     )
     lines = [
-        "Matches and the old substring scan (`ILIKE '%…%'`, one first page) for the EXPLAIN queries:",
+        "Matches and the old substring scan (`ILIKE '%…%'`, one first page) for three sample words "
+        '(how the API reads a page is in docs/ARCHITECTURE.md, "Post search"):',
         "",
     ]
     lines += [
@@ -364,14 +348,5 @@ def run(quick: bool) -> Section:
         + (f"; scan {number(scans[q])} ms" if q in scans else "; the scan not timed at this size")
         for q in counts
     ]
-    for label, plan in plans.items():
-        lines += [
-            "",
-            f"EXPLAIN (ANALYZE, BUFFERS) of a first page, {label} `{samples[label]}`:",
-            "",
-            "```",
-            plan,
-            "```",
-        ]
     section.markdown = "\n".join(lines)
     return section
