@@ -136,11 +136,10 @@ PHASED_HOURS = [1, 2, 3, 5, 8, 30, 60, 100, 200, 400, 700, 900]  # hours before 
 
 
 def test_pages_read_in_phases_equal_the_plain_order(client, write_headers, db: Database, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """On PostgreSQL a page is read as a short walk of the newest posts, then time slices through
-    the index (`search._indexed_page`); with a 3-post walk and 1-day/7-day slices, every page and
+    """On PostgreSQL a page of a word of several terms is read as a walk of the newest posts, then
+    the index over what is older (`search._indexed_page`); with a 3-post walk, every page and
     cursor equal the plain newest-first order of the reference matches, on both databases."""
     monkeypatch.setattr(search, "WALK_POSTS", 3)
-    monkeypatch.setattr(search, "TIME_SLICES", (timedelta(days=1), timedelta(days=7), None))
     items = [
         post(
             ident,
