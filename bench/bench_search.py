@@ -292,7 +292,8 @@ def run(quick: bool) -> Section:
                         "pg_size_pretty(pg_relation_size('ix_posts_search_terms'))"
                     )
                 ).one()
-            key = admin_key(env, Path(workdir))
+            # a fresh name: a kept database holds the keys of earlier runs
+            key = admin_key(env, Path(workdir), name=f"bench-{int(time.time())}")
             with Server(env, Path(workdir), role="api", name="search") as server:
                 for length in (2, 4):
                     queries = words(bodies, length, warmup + rounds * per_round, seed=length)

@@ -163,7 +163,9 @@ def condition(dialect: str, q: str, scan: ColumnElement[bool]) -> ColumnElement[
 
     `scan` is the plain substring condition (`app/posts/search.py`). On PostgreSQL the index part is
     the AND of the query's terms, which GIN answers exactly without reading the posts (no phrase
-    operator, so no recheck); `exact` then decides each candidate.
+    operator, so no recheck); `exact` then decides each candidate. A two-character query is one
+    term, and holding it is the match: no row test, which also keeps the planner's estimate of
+    the condition (from the term's statistics) true, so it walks the time index for common words.
     """
     from app.posts.models import Post
 
@@ -171,6 +173,8 @@ def condition(dialect: str, q: str, scan: ColumnElement[bool]) -> ColumnElement[
     if dialect == "postgresql":
         column = Post.__table__.c.search_terms
         every = " | ".join("(" + " & ".join(f"'{t}'" for t in sorted(set(terms))) + ")" for terms in forms)
+        if single_term(q):  # holding the one term is the match (titles' folded forms are terms too)
+            return column.op("@@")(_tsquery(every))
         return and_(column.op("@@")(_tsquery(every)), exact(q, scan))
     match = " OR ".join('"' + " ".join(terms) + '"' for terms in forms)
     fts = table(FTS_TABLE, column_("rowid"))
