@@ -21,14 +21,15 @@ points, so every term is one token for both engines and no term can be mistaken 
 Storage, maintained in the one place posts are inserted (`app/posts/ingest.py` calls `add_terms`):
 
 - PostgreSQL: ``posts.search_terms`` is a ``tsvector`` of the positioned terms (built here as a
-  literal, no text-search parser involved) with a GIN index ``ix_posts_search_terms``; a query is
-  the AND of the query's terms (exact in GIN, no recheck), then per candidate the substring scan or
-  the phrase ``search_terms @@ 'ab' <-> 'bc' <-> …`` (`exact`). A tsvector keeps at most 256
+  literal, no text-search parser involved) with a GIN index ``ix_posts_search_terms``; a
+  two-character query is its one term, a longer one the AND of its terms (exact in GIN, no
+  recheck), then per candidate the substring scan or the phrase ``search_terms @@ 'ab' <-> 'bc'
+  <-> …`` (`exact`). A tsvector keeps at most 256
   positions per term and positions up to 16,383; a post beyond either limit (a very long article,
   "哈哈哈…" 300 times) is stored with its distinct terms without positions plus the marker term
   ``0long``, and is decided by the substring scan alone. Deleting a post deletes its terms with it.
-  Which order PostgreSQL reads candidates in (newest first along the time index, or from GIN in
-  time slices) is decided per page by `app/posts/search.py`.
+  How a page of a longer query is read (the newest posts first, then GIN) is
+  `app/posts/search.py`'s.
 - SQLite: ``posts.search_terms`` holds the same terms as text (segments separated by the one-character
   token ``0``) and the FTS5 table ``post_search`` indexes it as external content; triggers on
   ``posts`` keep it in step on insert, delete (retention, a deleted source) and update of the terms.
