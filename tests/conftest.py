@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from app.core.config import Settings, load_settings
 from app.core.db import Database
 from app.core.migrate import upgrade
+from tests.support.delivery import Receiver
 from tests.support.loopback import loopback_server  # noqa: F401  (fixture for every test package)
 
 PG_BASE_URL = os.environ.get("YUQING_TEST_DATABASE_URL", "")
@@ -174,6 +175,16 @@ def client(app) -> Iterator:  # type: ignore[no-untyped-def]
 
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A fresh loopback vendor receiver (tests/support/receivers.py); a module may override it."""
+    server = Receiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def make_key(db: Database, name: str, scope: str) -> str:

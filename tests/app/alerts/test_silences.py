@@ -5,7 +5,6 @@ alert → outbox → policy → dispatcher → a loopback Slack emulator, on SQL
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -27,16 +26,6 @@ from tests.support.delivery import (
     raise_alert,
     run_ticks,
 )
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A fresh loopback receiver."""
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -18,7 +17,6 @@ from app.core.config import load_settings
 from app.core.db import utcnow
 from tests.support.delivery import (
     Clock,
-    Receiver,
     make_topic,
     outbox_settings,
     raise_alert,
@@ -35,16 +33,6 @@ def analyzer():  # type: ignore[no-untyped-def]
     from app.posts.analyzer import PostAnalyzer
 
     return PostAnalyzer(model=object(), tokenizer=object())  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A fresh loopback receiver."""
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _error(response) -> dict:  # type: ignore[no-untyped-def,type-arg]

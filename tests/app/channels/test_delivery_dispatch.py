@@ -4,7 +4,6 @@ error bodies, rate-limit and sometimes fail. A controllable clock stands in for 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,6 @@ from app.channels.models import ChannelRow, Delivery, DeliveryAttempt, NoticeRow
 from app.channels.outbox import Outbox
 from tests.support.delivery import (
     Clock,
-    Receiver,
     make_channel,
     make_topic,
     outbox_settings,
@@ -24,16 +22,6 @@ from tests.support.delivery import (
 from tests.support.receivers import BODIES
 
 KINDS = ("wecom", "dingtalk", "feishu", "slack", "webhook", "alertmanager")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A fresh loopback receiver."""
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

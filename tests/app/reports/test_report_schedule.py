@@ -9,7 +9,6 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from app.reports.schedule import latest_due, report_notice_id
 from app.stats.models import Rollup
 from tests.support.delivery import (
     Clock,
-    Receiver,
     make_channel,
     make_topic,
     outbox_settings,
@@ -48,16 +46,6 @@ def analyzer():  # type: ignore[no-untyped-def]
     from app.posts.analyzer import PostAnalyzer
 
     return PostAnalyzer(model=object(), tokenizer=object())  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A fresh loopback receiver."""
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _channel(db, receiver, reports, *, created: datetime, kind: str = "wecom", name=None) -> int:  # type: ignore[no-untyped-def]
